@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
+import { parse as parseYaml } from 'yaml';
+
+const toList = ({ value }: { value: unknown }): unknown => {
+  if (value === null || value === undefined || value === '') return [];
+  if (Array.isArray(value)) return value.map((v) => String(v).trim()).filter(Boolean);
+  if (typeof value === 'string') return value.split(',').map((v) => v.trim()).filter(Boolean);
+  return value;
+};
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  return value;
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * The one configuration object. Property names are the YAML keys (snake_case) so that the
+ * key, its environment variable and the message naming a bad value are the same word.
+ */
+export class AppConfig {
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) port: number;
+  @IsString() host: string;
+  @Transform(toInt) @IsInt() @Min(1024) body_limit_bytes: number;
+
+  @IsIn(['memory', 'redis']) session_backend: 'memory' | 'redis';
+  @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }) redis_url: string;
+  @Transform(toInt) @IsInt() @Min(1) @Max(31_536_000) session_default_ttl_seconds: number;
+  @Transform(toInt) @IsInt() @Min(1) session_cleanup_interval_seconds: number;
+  @Transform(toInt) @IsInt() @Min(1) session_max_sessions: number;
+  @Transform(toInt) @IsInt() @Min(1) session_max_per_tenant: number;
+  @Transform(toInt) @IsInt() @Min(0) session_max_storage_state_bytes: number;
+
+  @Transform(toList)
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }, { each: true })
+  headless_urls: string[];
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) headless_port: number;
+  @IsString() headless_host: string;
+  @IsString() chromium_path: string;
+  @Transform(toInt) @IsInt() @Min(1) @Max(256) headless_max_concurrency: number;
+  @Transform(toInt) @IsInt() @Min(0) headless_max_queue: number;
+  @Transform(toInt) @IsInt() @Min(1) headless_max_contexts: number;
+  @Transform(toInt) @IsInt() @Min(1) headless_context_idle_seconds: number;
+
+  @Transform(toInt) @IsInt() @Min(100) render_timeout_ms: number;
+  @Transform(toList) @IsString({ each: true }) render_allowed_hosts: string[];
+
+  @Transform(toList)
+  @Matches(/^[^:\s]{8,}:[A-Za-z0-9._-]{1,64}$/, {
+    each: true,
+    message: 'each entry must be "key:tenant" (key at least 8 characters)',
+  })
+  api_keys: string[];
+  @Transform(toBool) @IsBoolean() metrics_require_key: boolean;
+  @IsIn(LOG_LEVELS) log_level: (typeof LOG_LEVELS)[number];
+}
+
+export class ConfigError extends Error {}
+
+export interface LoadConfigOptions {
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Defaults to config/default.yaml at the repository root. */
+  file?: string;
+  /** Applied last: lets tests set values without touching the environment. */
+  overrides?: Partial<Record<keyof AppConfig, unknown>>;
+}
+
+const DEFAULT_FILE = join(__dirname, '..', '..', 'config', 'default.yaml');
+
+function explain(error: ValidationError): string {
+  const key = error.property;
+  const reasons = Object.values(error.constraints ?? {}).join('; ');
+  return `config error: ${key.toUpperCase()} (${key}) ${reasons.replace(`${key} `, '')}, got ${JSON.stringify(error.value)}`;
+}
+
+/** Reads the YAML defaults, applies the environment and validates once. Throws ConfigError. */
+export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
+  const env = options.env ?? process.env;
+  const raw = (parseYaml(readFileSync(options.file ?? DEFAULT_FILE, 'utf8')) ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    const fromEnv = env[key.toUpperCase()];
+    if (fromEnv !== undefined) raw[key] = fromEnv;
+  }
+  Object.assign(raw, options.overrides ?? {});
+
+  const config = plainToInstance(AppConfig, raw);
+  const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) throw new ConfigError(explain(errors[0]));
+  if (!config.host) config.host = config.api_keys.length > 0 ? '0.0.0.0' : '127.0.0.1';
+  return config;
+}
