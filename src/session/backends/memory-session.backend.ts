@@ -1,0 +1,330 @@
+import { Injectable } from '@nestjs/common';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import {
+  BackendMetrics,
+  CapacityLimits,
+  GLOBAL_RENDER_SAMPLES,
+  isExpired,
+  METADATA_MAX_KEYS,
+  NewSession,
+  RenderRecord,
+  Session,
+  SESSION_RENDER_SAMPLES,
+  SessionConfig,
+  SessionPatch,
+} from '../session';
+import { CreateOutcome, PatchOutcome, ReserveOutcome, SessionBackend, SessionPage } from './session-backend';
+
+/** Entries handled between two yields to the event loop during a sweep. */
+const SWEEP_SLICE = 2048;
+const BUCKET_MS = 1000;
+
+/**
+ * One stored session. A class (not an object literal) so that a million of them share one
+ * hidden class; optional parts (metadata, samples, browser state) stay null until used.
+ */
+class Entry {
+  requestCount = 0;
+  errorCount = 0;
+  lastUrl: string | null = null;
+  lastError: string | null = null;
+  totalRenderTimeMs = 0;
+  renderCount = 0;
+  renderTimes: number[] | null = null;
+  metadata: Record<string, string> | null = null;
+  storageState: string | null = null;
+  /** The expiry bucket this entry was last filed under; older filings are stale. */
+  bucket = 0;
+
+  constructor(
+    readonly tenant: string,
+    readonly id: string,
+    readonly createdAt: number,
+    public lastAccessed: number,
+    public expiresAt: number,
+    public config: SessionConfig,
+  ) {}
+}
+
+/**
+ * In-process backend. Every method runs to completion without awaiting, so each is atomic
+ * with respect to the others on the single JS thread. Expiry is indexed by one-second
+ * buckets: a sweep visits only the buckets that have come due, and a renewed session is
+ * re-filed lazily (its old filing is recognised as stale and dropped).
+ */
+@Injectable()
+export class MemorySessionBackend implements SessionBackend {
+  private readonly tenants = new Map<string, Map<string, Entry>>();
+  private readonly buckets = new Map<number, Entry[]>();
+  /** Configs are shared between sessions that use the same values (most use the default). */
+  private readonly configs = new Map<string, SessionConfig>();
+  private size = 0;
+  private sumCreatedAt = 0;
+  private totalRequests = 0;
+  private totalRenderTimeMs = 0;
+  private renderCount = 0;
+  private readonly recentRenderTimes: number[] = [];
+  private createdTotal = 0;
+  private expiredTotal = 0;
+  private removedTotal = 0;
+
+  async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
+    const outcome = this.insert(init, limits, now);
+    if (outcome.kind !== 'tenant_quota' && outcome.kind !== 'capacity') return outcome;
+    // At the cap, sessions that expired but were not swept yet must not count.
+    await this.sweep(now);
+    return this.insert(init, limits, now);
+  }
+
+  async get(tenant: string, id: string, now: number): Promise<Session | null> {
+    const entry = this.live(tenant, id, now);
+    return entry ? snapshot(entry) : null;
+  }
+
+  async touch(tenant: string, id: string, now: number): Promise<Session | null> {
+    const entry = this.live(tenant, id, now);
+    if (!entry) return null;
+    this.touchEntry(entry, now);
+    return snapshot(entry);
+  }
+
+  async reserveRequest(
+    tenant: string,
+    id: string,
+    now: number,
+    createWith?: { init: NewSession; limits: CapacityLimits },
+  ): Promise<ReserveOutcome> {
+    let entry = this.live(tenant, id, now);
+    let created = false;
+    if (!entry) {
+      if (!createWith) return { kind: 'not_found' };
+      const outcome = await this.create(createWith.init, createWith.limits, now);
+      if (outcome.kind === 'tenant_quota' || outcome.kind === 'capacity') return outcome;
+      // create() may have yielded (sweep at the cap): re-read, and fall through atomically.
+      entry = this.live(tenant, id, now);
+      if (!entry) return { kind: 'not_found' };
+      created = outcome.kind === 'created';
+    }
+    const max = entry.config.maxRequests;
+    if (max > 0 && entry.requestCount >= max) return { kind: 'limit', session: snapshot(entry) };
+    entry.requestCount++;
+    this.totalRequests++;
+    this.touchEntry(entry, now);
+    return { kind: 'reserved', session: snapshot(entry), created };
+  }
+
+  async recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
+    const entry = this.live(tenant, id, now);
+    if (!entry) return null;
+    this.touchEntry(entry, now);
+    entry.lastUrl = record.url;
+    if (record.error !== null) {
+      entry.errorCount++;
+      entry.lastError = record.error;
+    } else if (entry.config.trackMetrics) {
+      entry.totalRenderTimeMs += record.renderTimeMs;
+      entry.renderCount++;
+      pushSample((entry.renderTimes ??= []), record.renderTimeMs, SESSION_RENDER_SAMPLES);
+      this.totalRenderTimeMs += record.renderTimeMs;
+      this.renderCount++;
+      pushSample(this.recentRenderTimes, record.renderTimeMs, GLOBAL_RENDER_SAMPLES);
+    }
+    if (record.storageState !== undefined) entry.storageState = record.storageState;
+    return snapshot(entry);
+  }
+
+  async update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome> {
+    const entry = this.live(tenant, id, now);
+    if (!entry) return { kind: 'not_found' };
+    if (patch.metadata === null) entry.metadata = null;
+    else if (patch.metadata) {
+      const merged: Record<string, string> = { ...entry.metadata };
+      for (const [key, value] of Object.entries(patch.metadata)) {
+        if (value === null) delete merged[key];
+        else merged[key] = value;
+      }
+      const keys = Object.keys(merged).length;
+      if (keys > METADATA_MAX_KEYS) return { kind: 'metadata_limit', keys };
+      entry.metadata = keys > 0 ? merged : null;
+    }
+    const { ttlSeconds, autoRenew, maxRequests, trackMetrics } = patch;
+    if (ttlSeconds !== undefined || autoRenew !== undefined || maxRequests !== undefined || trackMetrics !== undefined) {
+      entry.config = this.sharedConfig({
+        ttlSeconds: ttlSeconds ?? entry.config.ttlSeconds,
+        autoRenew: autoRenew ?? entry.config.autoRenew,
+        maxRequests: maxRequests ?? entry.config.maxRequests,
+        trackMetrics: trackMetrics ?? entry.config.trackMetrics,
+      });
+    }
+    // A new TTL counts from the change, so shortening it cannot expire a session in the past.
+    if (ttlSeconds !== undefined) this.setExpiry(entry, now + ttlSeconds * 1000);
+    return { kind: 'updated', session: snapshot(entry) };
+  }
+
+  async remove(tenant: string, id: string, now: number): Promise<boolean> {
+    const entry = this.live(tenant, id, now);
+    if (!entry) return false;
+    this.unlink(entry);
+    this.removedTotal++;
+    return true;
+  }
+
+  async list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage> {
+    const sessions = this.tenants.get(tenant);
+    if (!sessions) return { items: [], after: null };
+    const candidates: Entry[] = [];
+    for (const entry of sessions.values()) {
+      if ((after === null || entry.id > after) && !isExpired(entry.expiresAt, now)) candidates.push(entry);
+    }
+    candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const page = candidates.slice(0, limit);
+    return {
+      items: page.map(snapshot),
+      after: candidates.length > limit ? page[page.length - 1].id : null,
+    };
+  }
+
+  async storageState(tenant: string, id: string, now: number): Promise<string | null> {
+    return this.live(tenant, id, now)?.storageState ?? null;
+  }
+
+  async sweep(now: number): Promise<number> {
+    const due = Math.floor(now / BUCKET_MS);
+    const keys = [...this.buckets.keys()].filter((key) => key <= due).sort((a, b) => a - b);
+    let removed = 0;
+    let sinceYield = 0;
+    for (const key of keys) {
+      const filed = this.buckets.get(key);
+      if (!filed) continue;
+      this.buckets.delete(key);
+      for (const entry of filed) {
+        if (this.isCurrentFiling(entry, key)) {
+          if (isExpired(entry.expiresAt, now)) {
+            this.unlink(entry);
+            this.expiredTotal++;
+            removed++;
+          } else {
+            this.file(entry, key); // due this second but not yet at its millisecond
+          }
+        }
+        if (++sinceYield >= SWEEP_SLICE) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+        }
+      }
+    }
+    return removed;
+  }
+
+  async metrics(): Promise<BackendMetrics> {
+    return {
+      activeSessions: this.size,
+      totalRequests: this.totalRequests,
+      totalRenderTimeMs: this.totalRenderTimeMs,
+      renderCount: this.renderCount,
+      sumCreatedAt: this.sumCreatedAt,
+      recentRenderTimes: [...this.recentRenderTimes],
+      createdTotal: this.createdTotal,
+      expiredTotal: this.expiredTotal,
+      removedTotal: this.removedTotal,
+    };
+  }
+
+  async ping(): Promise<void> {}
+
+  /** The live entry, or null; an expired one found here is removed and counted at once. */
+  private live(tenant: string, id: string, now: number): Entry | null {
+    const entry = this.tenants.get(tenant)?.get(id);
+    if (!entry) return null;
+    if (!isExpired(entry.expiresAt, now)) return entry;
+    this.unlink(entry);
+    this.expiredTotal++;
+    return null;
+  }
+
+  private insert(init: NewSession, limits: CapacityLimits, now: number): CreateOutcome {
+    const existing = this.live(init.tenant, init.id, now);
+    if (existing) return { kind: 'exists', session: snapshot(existing) };
+    const sessions = this.tenants.get(init.tenant);
+    const inTenant = sessions?.size ?? 0;
+    if (inTenant >= limits.maxPerTenant) return { kind: 'tenant_quota', live: inTenant, max: limits.maxPerTenant };
+    if (this.size >= limits.maxSessions) return { kind: 'capacity', live: this.size, max: limits.maxSessions };
+
+    const entry = new Entry(init.tenant, init.id, now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
+    if (init.metadata && Object.keys(init.metadata).length > 0) entry.metadata = { ...init.metadata };
+    if (sessions) sessions.set(entry.id, entry);
+    else this.tenants.set(entry.tenant, new Map([[entry.id, entry]]));
+    this.file(entry, Math.floor(entry.expiresAt / BUCKET_MS));
+    this.size++;
+    this.sumCreatedAt += now;
+    this.createdTotal++;
+    return { kind: 'created', session: snapshot(entry) };
+  }
+
+  private touchEntry(entry: Entry, now: number): void {
+    entry.lastAccessed = now;
+    if (entry.config.autoRenew) this.setExpiry(entry, now + entry.config.ttlSeconds * 1000);
+  }
+
+  private setExpiry(entry: Entry, expiresAt: number): void {
+    entry.expiresAt = expiresAt;
+    const bucket = Math.floor(expiresAt / BUCKET_MS);
+    if (bucket !== entry.bucket) this.file(entry, bucket);
+  }
+
+  private file(entry: Entry, bucket: number): void {
+    entry.bucket = bucket;
+    const filed = this.buckets.get(bucket);
+    if (filed) filed.push(entry);
+    else this.buckets.set(bucket, [entry]);
+  }
+
+  private isCurrentFiling(entry: Entry, bucket: number): boolean {
+    return entry.bucket === bucket && this.tenants.get(entry.tenant)?.get(entry.id) === entry;
+  }
+
+  private unlink(entry: Entry): void {
+    const sessions = this.tenants.get(entry.tenant);
+    if (!sessions || sessions.get(entry.id) !== entry) return;
+    sessions.delete(entry.id);
+    if (sessions.size === 0) this.tenants.delete(entry.tenant);
+    this.size--;
+    this.sumCreatedAt -= entry.createdAt;
+  }
+
+  private sharedConfig(config: SessionConfig): SessionConfig {
+    const key = `${config.ttlSeconds}|${+config.autoRenew}|${config.maxRequests}|${+config.trackMetrics}`;
+    let shared = this.configs.get(key);
+    if (!shared) {
+      // Bounded: an unusual config is simply not shared once many distinct ones exist.
+      if (this.configs.size >= 1024) return Object.freeze({ ...config });
+      shared = Object.freeze({ ...config });
+      this.configs.set(key, shared);
+    }
+    return shared;
+  }
+}
+
+function pushSample(samples: number[], value: number, max: number): void {
+  samples.push(value);
+  if (samples.length > max) samples.shift();
+}
+
+function snapshot(entry: Entry): Session {
+  return {
+    tenant: entry.tenant,
+    id: entry.id,
+    createdAt: entry.createdAt,
+    lastAccessed: entry.lastAccessed,
+    expiresAt: entry.expiresAt,
+    config: entry.config,
+    requestCount: entry.requestCount,
+    errorCount: entry.errorCount,
+    lastUrl: entry.lastUrl,
+    lastError: entry.lastError,
+    totalRenderTimeMs: entry.totalRenderTimeMs,
+    renderCount: entry.renderCount,
+    renderTimes: entry.renderTimes ? [...entry.renderTimes] : [],
+    metadata: entry.metadata ? { ...entry.metadata } : {},
+  };
+}

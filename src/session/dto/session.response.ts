@@ -1,0 +1,51 @@
+import { percentile, remainingRequests, Session } from '../session';
+import type { SessionMetrics } from '../session.store';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The wire form of a session (DESIGN §2). */
+export function toSessionResponse(session: Session) {
+  const { config } = session;
+  return {
+    session_id: session.id,
+    created_at: iso(session.createdAt),
+    last_accessed: iso(session.lastAccessed),
+    expires_at: iso(session.expiresAt),
+    config: {
+      ttl_seconds: config.ttlSeconds,
+      auto_renew: config.autoRenew,
+      max_requests: config.maxRequests,
+      track_metrics: config.trackMetrics,
+    },
+    state: {
+      request_count: session.requestCount,
+      error_count: session.errorCount,
+      last_url: session.lastUrl,
+      last_error: session.lastError,
+      total_render_time_ms: session.totalRenderTimeMs,
+      avg_render_time_ms: session.renderCount > 0 ? session.totalRenderTimeMs / session.renderCount : 0,
+      render_time_ms_p50: percentile(session.renderTimes, 0.5),
+      render_time_ms_p95: percentile(session.renderTimes, 0.95),
+      render_time_ms_p99: percentile(session.renderTimes, 0.99),
+      metadata: session.metadata,
+    },
+    remaining_requests: remainingRequests(session),
+  };
+}
+
+export type SessionResponse = ReturnType<typeof toSessionResponse>;
+
+export function toMetricsResponse(m: SessionMetrics) {
+  return {
+    active_sessions: m.activeSessions,
+    total_requests: m.totalRequests,
+    avg_render_time_ms: m.avgRenderTimeMs,
+    avg_session_age_seconds: m.avgSessionAgeSeconds,
+    render_time_ms_p50: m.renderTimeMsP50,
+    render_time_ms_p95: m.renderTimeMsP95,
+    render_time_ms_p99: m.renderTimeMsP99,
+    created_total: m.createdTotal,
+    expired_total: m.expiredTotal,
+    removed_total: m.removedTotal,
+  };
+}

@@ -1,0 +1,45 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { AppConfig } from '../config/app-config';
+import { SessionStore } from './session.store';
+
+const JOB = 'session-cleanup';
+
+/** The periodic expiry sweep; its period comes from config, so it is registered by hand. */
+@Injectable()
+export class SessionCleanupService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(SessionCleanupService.name);
+  private running: Promise<number> | null = null;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly scheduler: SchedulerRegistry,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const interval = setInterval(() => void this.sweep(), this.config.session_cleanup_interval_seconds * 1000);
+    interval.unref();
+    this.scheduler.addInterval(JOB, interval);
+  }
+
+  onModuleDestroy(): void {
+    if (this.scheduler.doesExist('interval', JOB)) this.scheduler.deleteInterval(JOB);
+  }
+
+  /** Runs one sweep; a sweep already in progress is joined rather than started twice. */
+  sweep(): Promise<number> {
+    this.running ??= this.store
+      .cleanupExpired()
+      .then((removed) => {
+        this.logger.log({ removed }, `session cleanup removed ${removed} expired session(s)`);
+        return removed;
+      })
+      .catch((err: unknown) => {
+        this.logger.error({ err }, 'session cleanup failed');
+        throw err;
+      })
+      .finally(() => (this.running = null));
+    return this.running;
+  }
+}

@@ -1,0 +1,15 @@
+import { ConflictException, HttpException, HttpStatus, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+
+export const sessionNotFound = (id: string): NotFoundException => new NotFoundException(`session '${id}' not found`);
+
+export const sessionExists = (id: string): ConflictException =>
+  new ConflictException(`session '${id}' already exists`);
+
+export const tenantQuotaReached = (live: number, max: number): HttpException =>
+  new HttpException(`tenant session quota reached (${live}/${max})`, HttpStatus.TOO_MANY_REQUESTS);
+
+export const capacityReached = (live: number, max: number): ServiceUnavailableException =>
+  new ServiceUnavailableException(`session capacity reached (${live}/${max})`);
+
+export const requestLimitReached = (count: number, max: number): HttpException =>
+  new HttpException(`session request limit reached (${count}/${max})`, HttpStatus.TOO_MANY_REQUESTS);

@@ -1,0 +1,193 @@
+import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { AppConfig } from '../config/app-config';
+import { Clock } from '../common/clock';
+import {
+  CapacityLimits,
+  NewSession,
+  percentile,
+  RenderRecord,
+  RESERVED_SESSION_IDS,
+  Session,
+  SessionConfig,
+  SessionPatch,
+} from './session';
+import { CreateOutcome, SESSION_BACKEND, SessionBackend, SessionPage } from './backends/session-backend';
+import {
+  capacityReached,
+  requestLimitReached,
+  sessionExists,
+  sessionNotFound,
+  tenantQuotaReached,
+} from './session.errors';
+
+export interface CreateSessionInput {
+  id?: string;
+  config?: Partial<SessionConfig>;
+  metadata?: Record<string, string>;
+}
+
+export interface SessionMetrics {
+  activeSessions: number;
+  totalRequests: number;
+  avgRenderTimeMs: number;
+  avgSessionAgeSeconds: number;
+  renderTimeMsP50: number | null;
+  renderTimeMsP95: number | null;
+  renderTimeMsP99: number | null;
+  createdTotal: number;
+  expiredTotal: number;
+  removedTotal: number;
+}
+
+/**
+ * The session store: defaults, capacity and limits over whichever backend is configured.
+ * Method names follow RipTide's RpcSessionStore (getOrCreate, get, remove, cleanupExpired,
+ * metrics) so in-process callers read the same.
+ */
+@Injectable()
+export class SessionStore {
+  private readonly defaults: SessionConfig;
+  private readonly limits: CapacityLimits;
+
+  constructor(
+    @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
+    private readonly clock: Clock,
+    private readonly appConfig: AppConfig,
+  ) {
+    this.defaults = {
+      ttlSeconds: appConfig.session_default_ttl_seconds,
+      autoRenew: true,
+      maxRequests: 0,
+      trackMetrics: true,
+    };
+    this.limits = { maxSessions: appConfig.session_max_sessions, maxPerTenant: appConfig.session_max_per_tenant };
+  }
+
+  /** Creates a session; 409 if that id is live. */
+  async create(tenant: string, input: CreateSessionInput = {}): Promise<Session> {
+    const outcome = await this.backend.create(this.newSession(tenant, input), this.limits, this.clock.now());
+    if (outcome.kind === 'exists') throw sessionExists(outcome.session.id);
+    return this.created(outcome).session;
+  }
+
+  /** The live session with that id, or a new one from `input` (input is ignored if it exists). */
+  async getOrCreate(tenant: string, id: string, input: Omit<CreateSessionInput, 'id'> = {}): Promise<{ session: Session; created: boolean }> {
+    const outcome = await this.backend.create(this.newSession(tenant, { ...input, id }), this.limits, this.clock.now());
+    return this.created(outcome);
+  }
+
+  get(tenant: string, id: string): Promise<Session | null> {
+    return this.backend.get(tenant, id, this.clock.now());
+  }
+
+  async touch(tenant: string, id: string): Promise<Session> {
+    return (await this.backend.touch(tenant, id, this.clock.now())) ?? this.notFound(id);
+  }
+
+  async update(tenant: string, id: string, patch: SessionPatch): Promise<Session> {
+    const outcome = await this.backend.update(tenant, id, this.clock.now(), patch);
+    if (outcome.kind === 'not_found') this.notFound(id);
+    if (outcome.kind === 'metadata_limit') {
+      throw new BadRequestException(`metadata would have ${outcome.keys} keys; at most 64 are allowed`);
+    }
+    return outcome.session;
+  }
+
+  remove(tenant: string, id: string): Promise<boolean> {
+    return this.backend.remove(tenant, id, this.clock.now());
+  }
+
+  list(tenant: string, limit: number, after: string | null): Promise<SessionPage> {
+    return this.backend.list(tenant, this.clock.now(), limit, after);
+  }
+
+  /**
+   * Takes one request from the session's allowance before a render is sent, creating the
+   * session with defaults if it does not exist (RipTide's get-or-create on render).
+   * Throws 429 when the limit is reached (and for the tenant quota), 503 at capacity.
+   */
+  async reserveRequest(tenant: string, id: string): Promise<Session> {
+    const outcome = await this.backend.reserveRequest(tenant, id, this.clock.now(), {
+      init: this.newSession(tenant, { id }),
+      limits: this.limits,
+    });
+    switch (outcome.kind) {
+      case 'reserved':
+        return outcome.session;
+      case 'limit':
+        throw requestLimitReached(outcome.session.requestCount, outcome.session.config.maxRequests);
+      case 'not_found':
+        return this.notFound(id);
+      default:
+        return this.created(outcome).session;
+    }
+  }
+
+  /** Records a finished render. The browser state is dropped when over the configured cap. */
+  recordResult(tenant: string, id: string, record: RenderRecord): Promise<Session | null> {
+    const state = record.storageState;
+    const fits = state == null || Buffer.byteLength(state) <= this.appConfig.session_max_storage_state_bytes;
+    return this.backend.recordResult(tenant, id, this.clock.now(), fits ? record : { ...record, storageState: undefined });
+  }
+
+  storageState(tenant: string, id: string): Promise<string | null> {
+    return this.backend.storageState(tenant, id, this.clock.now());
+  }
+
+  cleanupExpired(): Promise<number> {
+    return this.backend.sweep(this.clock.now());
+  }
+
+  async metrics(): Promise<SessionMetrics> {
+    const now = this.clock.now();
+    const m = await this.backend.metrics(now);
+    const samples = m.recentRenderTimes;
+    return {
+      activeSessions: m.activeSessions,
+      totalRequests: m.totalRequests,
+      avgRenderTimeMs: m.renderCount > 0 ? m.totalRenderTimeMs / m.renderCount : 0,
+      avgSessionAgeSeconds: m.activeSessions > 0 ? Math.max(0, now - m.sumCreatedAt / m.activeSessions) / 1000 : 0,
+      renderTimeMsP50: percentile(samples, 0.5),
+      renderTimeMsP95: percentile(samples, 0.95),
+      renderTimeMsP99: percentile(samples, 0.99),
+      createdTotal: m.createdTotal,
+      expiredTotal: m.expiredTotal,
+      removedTotal: m.removedTotal,
+    };
+  }
+
+  ping(): Promise<void> {
+    return this.backend.ping();
+  }
+
+  private newSession(tenant: string, input: CreateSessionInput): NewSession {
+    const id = input.id ?? `rpc_session_${randomBytes(12).toString('hex')}`;
+    if (RESERVED_SESSION_IDS.has(id)) throw new BadRequestException(`session_id '${id}' is reserved`);
+    const given = input.config ?? {};
+    const config: SessionConfig = {
+      ttlSeconds: given.ttlSeconds ?? this.defaults.ttlSeconds,
+      autoRenew: given.autoRenew ?? this.defaults.autoRenew,
+      maxRequests: given.maxRequests ?? this.defaults.maxRequests,
+      trackMetrics: given.trackMetrics ?? this.defaults.trackMetrics,
+    };
+    return { tenant, id, config, metadata: input.metadata };
+  }
+
+  private created(outcome: CreateOutcome): { session: Session; created: boolean } {
+    switch (outcome.kind) {
+      case 'created':
+        return { session: outcome.session, created: true };
+      case 'exists':
+        return { session: outcome.session, created: false };
+      case 'tenant_quota':
+        throw tenantQuotaReached(outcome.live, outcome.max);
+      case 'capacity':
+        throw capacityReached(outcome.live, outcome.max);
+    }
+  }
+
+  private notFound(id: string): never {
+    throw sessionNotFound(id);
+  }
+}

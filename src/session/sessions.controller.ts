@@ -1,0 +1,124 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Put,
+  Query,
+  Res,
+} from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Tenant } from '../auth/tenant.decorator';
+import { CreateSessionDto, UpsertSessionDto } from './dto/create-session.dto';
+import { ListSessionsQuery } from './dto/list-sessions.query';
+import { PatchSessionDto } from './dto/patch-session.dto';
+import { SessionConfigDto } from './dto/session-config.dto';
+import { SessionIdPipe } from './session-id.pipe';
+import { SessionResponse, toMetricsResponse, toSessionResponse } from './dto/session.response';
+import { SessionPatch, SESSION_ID_PATTERN } from './session';
+import { sessionNotFound } from './session.errors';
+import { SessionCleanupService } from './session-cleanup.service';
+import { SessionStore } from './session.store';
+
+const configOf = (dto: SessionConfigDto): SessionPatch => ({
+  ttlSeconds: dto.ttl_seconds ?? undefined,
+  autoRenew: dto.auto_renew ?? undefined,
+  maxRequests: dto.max_requests ?? undefined,
+  trackMetrics: dto.track_metrics ?? undefined,
+});
+
+const encodeCursor = (after: string | null): string | null => (after === null ? null : Buffer.from(after).toString('base64url'));
+
+function decodeCursor(cursor: string | undefined): string | null {
+  if (cursor === undefined || cursor === '') return null;
+  const after = Buffer.from(cursor, 'base64url').toString();
+  if (!SESSION_ID_PATTERN.test(after)) throw new BadRequestException('cursor is not a next_cursor from this API');
+  return after;
+}
+
+@ApiTags('sessions')
+@Controller({ path: 'sessions', version: '1' })
+export class SessionsController {
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly cleanupJob: SessionCleanupService,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create a session (409 if the id is live)' })
+  async create(@Tenant() tenant: string, @Body() dto: CreateSessionDto): Promise<SessionResponse> {
+    const session = await this.sessions.create(tenant, { id: dto.session_id, config: configOf(dto), metadata: dto.metadata });
+    return toSessionResponse(session);
+  }
+
+  @Get()
+  @ApiOperation({ summary: "List the caller's live sessions, in session_id order" })
+  async list(@Tenant() tenant: string, @Query() query: ListSessionsQuery) {
+    const page = await this.sessions.list(tenant, query.limit ?? 100, decodeCursor(query.cursor));
+    return { items: page.items.map(toSessionResponse), next_cursor: encodeCursor(page.after) };
+  }
+
+  @Get('metrics')
+  @ApiOperation({ summary: 'Aggregate session metrics' })
+  async metrics() {
+    return toMetricsResponse(await this.sessions.metrics());
+  }
+
+  @Post('cleanup')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Run the expiry sweep now' })
+  async cleanup(): Promise<{ removed: number }> {
+    return { removed: await this.cleanupJob.sweep() };
+  }
+
+  @Put(':id')
+  @ApiOperation({ summary: 'Get or create the session with this id (201 created, 200 existing)' })
+  async upsert(
+    @Tenant() tenant: string,
+    @Param('id', SessionIdPipe) id: string,
+    @Body() dto: UpsertSessionDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<SessionResponse> {
+    const { session, created } = await this.sessions.getOrCreate(tenant, id, { config: configOf(dto), metadata: dto.metadata });
+    reply.status(created ? 201 : 200);
+    return toSessionResponse(session);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One session (does not touch it)' })
+  async get(@Tenant() tenant: string, @Param('id', SessionIdPipe) id: string): Promise<SessionResponse> {
+    const session = await this.sessions.get(tenant, id);
+    if (!session) throw sessionNotFound(id);
+    return toSessionResponse(session);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'JSON merge patch of metadata and config' })
+  async patch(
+    @Tenant() tenant: string,
+    @Param('id', SessionIdPipe) id: string,
+    @Body() dto: PatchSessionDto,
+  ): Promise<SessionResponse> {
+    return toSessionResponse(await this.sessions.update(tenant, id, { ...configOf(dto), metadata: dto.metadata }));
+  }
+
+  @Post(':id/touch')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Renew the session per its config' })
+  async touch(@Tenant() tenant: string, @Param('id', SessionIdPipe) id: string): Promise<SessionResponse> {
+    return toSessionResponse(await this.sessions.touch(tenant, id));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Remove the session and close its browser context' })
+  async remove(@Tenant() tenant: string, @Param('id', SessionIdPipe) id: string): Promise<void> {
+    if (!(await this.sessions.remove(tenant, id))) throw sessionNotFound(id);
+  }
+}
