@@ -216,7 +216,9 @@ export class MemorySessionBackend implements SessionBackend {
     return removed;
   }
 
-  async metrics(): Promise<BackendMetrics> {
+  async metrics(now: number): Promise<BackendMetrics> {
+    // Sweeping first keeps the counts exact: an expired session is gone at once (DESIGN §2).
+    await this.sweep(now);
     return {
       activeSessions: this.size,
       totalRequests: this.totalRequests,
