@@ -1,0 +1,3 @@
+export * from './render-action.dto';
+export * from './render-options.dto';
+export * from './render-request.dto';
