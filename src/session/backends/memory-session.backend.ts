@@ -98,11 +98,15 @@ export class MemorySessionBackend implements SessionBackend {
     let created = false;
     if (!entry) {
       if (!createWith) return { kind: 'not_found' };
-      const outcome = await this.create(createWith.init, createWith.limits, now);
-      if (outcome.kind === 'tenant_quota' || outcome.kind === 'capacity') return outcome;
-      // create() may have yielded (sweep at the cap): re-read, and fall through atomically.
-      entry = this.live(tenant, id, now);
-      if (!entry) return { kind: 'not_found' };
+      let outcome = this.insert(createWith.init, createWith.limits, now);
+      if (outcome.kind === 'tenant_quota' || outcome.kind === 'capacity') {
+        await this.sweep(now);
+        // The sweep yielded: start over, so that lookup, insert and reservation run in one turn.
+        entry = this.live(tenant, id, now);
+        outcome = entry ? { kind: 'exists', session: snapshot(entry) } : this.insert(createWith.init, createWith.limits, now);
+        if (outcome.kind === 'tenant_quota' || outcome.kind === 'capacity') return outcome;
+      }
+      entry = this.live(tenant, id, now)!;
       created = outcome.kind === 'created';
     }
     const max = entry.config.maxRequests;

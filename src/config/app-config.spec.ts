@@ -1,0 +1,64 @@
+import { ConfigError, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('reads the YAML defaults of DESIGN §7', () => {
+    const config = loadConfig({ env: {} });
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      session_backend: 'memory',
+      redis_url: 'redis://127.0.0.1:6379',
+      session_default_ttl_seconds: 1800,
+      session_cleanup_interval_seconds: 300,
+      session_max_sessions: 100000,
+      session_max_per_tenant: 10000,
+      headless_urls: [],
+      headless_port: 9123,
+      chromium_path: '/usr/bin/chromium',
+      render_timeout_ms: 30000,
+      render_allowed_hosts: [],
+      api_keys: [],
+      metrics_require_key: false,
+      log_level: 'info',
+    });
+  });
+
+  it('lets the environment override, parsing numbers, booleans and lists', () => {
+    const config = loadConfig({
+      env: {
+        PORT: '8080',
+        SESSION_BACKEND: 'redis',
+        METRICS_REQUIRE_KEY: 'true',
+        HEADLESS_URLS: 'http://10.0.0.1:9123, http://10.0.0.2:9123',
+        RENDER_ALLOWED_HOSTS: '127.0.0.2,10.0.0.0/8',
+        API_KEYS: 'secret-key-1:acme,secret-key-2:globex',
+      },
+    });
+    expect(config.port).toBe(8080);
+    expect(config.session_backend).toBe('redis');
+    expect(config.metrics_require_key).toBe(true);
+    expect(config.headless_urls).toEqual(['http://10.0.0.1:9123', 'http://10.0.0.2:9123']);
+    expect(config.render_allowed_hosts).toEqual(['127.0.0.2', '10.0.0.0/8']);
+    expect(config.api_keys).toHaveLength(2);
+    expect(config.host).toBe('0.0.0.0');
+  });
+
+  it.each([
+    ['SESSION_DEFAULT_TTL_SECONDS', 'abc'],
+    ['SESSION_BACKEND', 'postgres'],
+    ['PORT', '70000'],
+    ['REDIS_URL', 'http://localhost'],
+    ['HEADLESS_URLS', 'not a url'],
+    ['API_KEYS', 'short:acme'],
+    ['LOG_LEVEL', 'loud'],
+  ])('refuses %s=%s with one line naming the key', (key, value) => {
+    const attempt = () => loadConfig({ env: { [key]: value } });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(new RegExp(`^config error: ${key} `));
+    try {
+      attempt();
+    } catch (err) {
+      expect((err as Error).message).not.toContain('\n');
+    }
+  });
+});

@@ -1,0 +1,341 @@
+import { HttpException } from '@nestjs/common';
+import { FakeClock } from '../src/common/clock';
+import { AppConfig, loadConfig } from '../src/config/app-config';
+import { SessionBackend } from '../src/session/backends/session-backend';
+import { SessionStore } from '../src/session/session.store';
+
+/** A backend under test: how to make a fresh, empty one and how to dispose of it. */
+export interface BackendSubject {
+  name: string;
+  create(): Promise<SessionBackend>;
+  dispose?(backend: SessionBackend): Promise<void>;
+}
+
+const SECOND = 1000;
+
+async function statusOf(promise: Promise<unknown>): Promise<{ status: number; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof HttpException) return { status: err.getStatus(), message: err.message };
+    throw err;
+  }
+  throw new Error('expected the call to be refused');
+}
+
+/**
+ * The session semantics of DESIGN §2, written once against the SessionBackend interface so
+ * every backend runs exactly the same expectations. Time only moves through the fake clock.
+ */
+export function sessionBackendBehaviour(subject: BackendSubject): void {
+  let backend: SessionBackend;
+  let clock: FakeClock;
+  let store: SessionStore;
+
+  const makeStore = (overrides: Partial<Record<keyof AppConfig, unknown>> = {}): SessionStore =>
+    new SessionStore(backend, clock, loadConfig({ env: {}, overrides: { session_default_ttl_seconds: 60, ...overrides } }));
+
+  beforeEach(async () => {
+    backend = await subject.create();
+    clock = new FakeClock();
+    store = makeStore();
+  });
+
+  afterEach(async () => {
+    await subject.dispose?.(backend);
+  });
+
+  describe('get-or-create', () => {
+    it('creates once and then returns the existing session with its first config', async () => {
+      const first = await store.getOrCreate('t', 's1', { config: { ttlSeconds: 100, maxRequests: 5 } });
+      expect(first.created).toBe(true);
+      expect(first.session.config).toEqual({ ttlSeconds: 100, autoRenew: true, maxRequests: 5, trackMetrics: true });
+      clock.advance(SECOND);
+      const second = await store.getOrCreate('t', 's1', { config: { ttlSeconds: 5 } });
+      expect(second.created).toBe(false);
+      expect(second.session.createdAt).toBe(first.session.createdAt);
+      expect(second.session.config.ttlSeconds).toBe(100);
+    });
+
+    it('applies the configured defaults', async () => {
+      const session = await store.create('t', {});
+      expect(session.id).toMatch(/^rpc_session_[0-9a-f]{24}$/);
+      expect(session.config).toEqual({ ttlSeconds: 60, autoRenew: true, maxRequests: 0, trackMetrics: true });
+      expect(session.expiresAt - session.createdAt).toBe(60 * SECOND);
+    });
+
+    it('refuses to create over a live id with 409', async () => {
+      await store.create('t', { id: 'dup' });
+      expect((await statusOf(store.create('t', { id: 'dup' }))).status).toBe(409);
+    });
+
+    it('starts fresh when the id has expired', async () => {
+      const old = await store.create('t', { id: 'e', config: { ttlSeconds: 10 } });
+      await store.reserveRequest('t', 'e');
+      clock.advance(10 * SECOND);
+      const { session, created } = await store.getOrCreate('t', 'e');
+      expect(created).toBe(true);
+      expect(session.createdAt).toBe(old.createdAt + 10 * SECOND);
+      expect(session.requestCount).toBe(0);
+    });
+  });
+
+  describe('expiry', () => {
+    it('hides a session at exactly expires_at, before any cleanup', async () => {
+      await store.create('t', { id: 'x', config: { ttlSeconds: 30 } });
+      clock.advance(30 * SECOND - 1);
+      expect(await store.get('t', 'x')).not.toBeNull();
+      clock.advance(1);
+      expect(await store.get('t', 'x')).toBeNull();
+      expect((await statusOf(store.touch('t', 'x'))).status).toBe(404);
+      expect((await store.list('t', 10, null)).items).toEqual([]);
+      expect((await store.metrics()).activeSessions).toBe(0);
+    });
+
+    it('get neither touches nor counts', async () => {
+      const created = await store.create('t', { id: 'g' });
+      clock.advance(5 * SECOND);
+      const read = await store.get('t', 'g');
+      expect(read?.lastAccessed).toBe(created.lastAccessed);
+      expect(read?.expiresAt).toBe(created.expiresAt);
+      expect(read?.requestCount).toBe(0);
+    });
+
+    it('touch renews with auto_renew and only records access without it', async () => {
+      await store.create('t', { id: 'renew', config: { ttlSeconds: 20 } });
+      await store.create('t', { id: 'fixed', config: { ttlSeconds: 20, autoRenew: false } });
+      clock.advance(15 * SECOND);
+      const now = clock.now();
+      const renewed = await store.touch('t', 'renew');
+      expect(renewed.lastAccessed).toBe(now);
+      expect(renewed.expiresAt).toBe(now + 20 * SECOND);
+      const fixed = await store.touch('t', 'fixed');
+      expect(fixed.lastAccessed).toBe(now);
+      expect(fixed.expiresAt).toBe(now - 15 * SECOND + 20 * SECOND);
+      clock.advance(5 * SECOND);
+      expect(await store.get('t', 'fixed')).toBeNull();
+      expect(await store.get('t', 'renew')).not.toBeNull();
+    });
+  });
+
+  describe('request limit', () => {
+    it('admits max_requests requests, then refuses with count/max', async () => {
+      await store.create('t', { id: 'lim', config: { maxRequests: 3 } });
+      for (let i = 1; i <= 3; i++) expect((await store.reserveRequest('t', 'lim')).requestCount).toBe(i);
+      const refused = await statusOf(store.reserveRequest('t', 'lim'));
+      expect(refused.status).toBe(429);
+      expect(refused.message).toContain('3/3');
+      expect((await store.get('t', 'lim'))?.requestCount).toBe(3);
+    });
+
+    it('admits exactly max_requests of many concurrent reservations', async () => {
+      await store.create('t', { id: 'race', config: { maxRequests: 10 } });
+      const results = await Promise.allSettled(Array.from({ length: 100 }, () => store.reserveRequest('t', 'race')));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
+      const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(rejected).toHaveLength(90);
+      expect(rejected.every((r) => (r.reason as HttpException).getStatus() === 429)).toBe(true);
+      expect((await store.get('t', 'race'))?.requestCount).toBe(10);
+    });
+
+    it('creates an unknown session with defaults on reservation, and renews it', async () => {
+      const reserved = await store.reserveRequest('t', 'fresh');
+      expect(reserved.requestCount).toBe(1);
+      expect(reserved.config.ttlSeconds).toBe(60);
+      clock.advance(50 * SECOND);
+      const again = await store.reserveRequest('t', 'fresh');
+      expect(again.expiresAt).toBe(clock.now() + 60 * SECOND);
+      expect(again.createdAt).toBe(reserved.createdAt);
+    });
+
+    it('treats 0 as unlimited', async () => {
+      await store.create('t', { id: 'free' });
+      for (let i = 0; i < 25; i++) await store.reserveRequest('t', 'free');
+      const session = await store.get('t', 'free');
+      expect(session?.requestCount).toBe(25);
+    });
+  });
+
+  describe('render results', () => {
+    it('records url, time and percentiles of successful renders', async () => {
+      await store.create('t', { id: 'r' });
+      for (const ms of [10, 20, 30, 40]) {
+        await store.reserveRequest('t', 'r');
+        await store.recordResult('t', 'r', { url: `https://example.com/${ms}`, renderTimeMs: ms, error: null });
+      }
+      const session = await store.get('t', 'r');
+      expect(session?.lastUrl).toBe('https://example.com/40');
+      expect(session?.totalRenderTimeMs).toBe(100);
+      expect(session?.renderCount).toBe(4);
+      expect(session?.renderTimes).toEqual([10, 20, 30, 40]);
+      expect(session?.errorCount).toBe(0);
+    });
+
+    it('counts a failed render and records its error', async () => {
+      await store.create('t', { id: 'f', config: { maxRequests: 1 } });
+      await store.reserveRequest('t', 'f');
+      await store.recordResult('t', 'f', { url: 'https://example.com/', renderTimeMs: 5, error: 'navigation failed' });
+      const session = await store.get('t', 'f');
+      expect(session?.requestCount).toBe(1);
+      expect(session?.errorCount).toBe(1);
+      expect(session?.lastError).toBe('navigation failed');
+      expect(session?.renderCount).toBe(0);
+      expect((await statusOf(store.reserveRequest('t', 'f'))).status).toBe(429);
+    });
+
+    it('keeps no timings when track_metrics is off', async () => {
+      await store.create('t', { id: 'quiet', config: { trackMetrics: false } });
+      await store.recordResult('t', 'quiet', { url: 'https://example.com/', renderTimeMs: 50, error: null });
+      const session = await store.get('t', 'quiet');
+      expect(session?.totalRenderTimeMs).toBe(0);
+      expect(session?.renderTimes).toEqual([]);
+      expect(session?.lastUrl).toBe('https://example.com/');
+    });
+
+    it('keeps browser state up to the configured size', async () => {
+      store = makeStore({ session_max_storage_state_bytes: 64 });
+      await store.create('t', { id: 'b' });
+      const state = JSON.stringify({ cookies: [{ name: 'sid', value: 'abc' }], origins: [] });
+      await store.recordResult('t', 'b', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: state });
+      expect(await store.storageState('t', 'b')).toBe(state);
+      const huge = JSON.stringify({ cookies: [{ name: 'x', value: 'y'.repeat(100) }], origins: [] });
+      await store.recordResult('t', 'b', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: huge });
+      expect(await store.storageState('t', 'b')).toBe(state);
+    });
+
+    it('drops a result for a session removed mid-render', async () => {
+      await store.create('t', { id: 'gone' });
+      await store.remove('t', 'gone');
+      expect(await store.recordResult('t', 'gone', { url: 'https://example.com/', renderTimeMs: 1, error: null })).toBeNull();
+      expect(await store.get('t', 'gone')).toBeNull();
+    });
+  });
+
+  describe('update', () => {
+    it('merges metadata: set, overwrite, null deletes, null object clears', async () => {
+      await store.create('t', { id: 'm', metadata: { a: '1', b: '2' } });
+      let session = await store.update('t', 'm', { metadata: { b: '3', c: '4', a: null } });
+      expect(session.metadata).toEqual({ b: '3', c: '4' });
+      session = await store.update('t', 'm', { metadata: null });
+      expect(session.metadata).toEqual({});
+    });
+
+    it('refuses a patch that would exceed 64 keys and changes nothing', async () => {
+      const initial = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${i}`, 'v']));
+      await store.create('t', { id: 'full', metadata: initial });
+      const extra = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`x${i}`, 'v']));
+      expect((await statusOf(store.update('t', 'full', { metadata: extra }))).status).toBe(400);
+      expect(Object.keys((await store.get('t', 'full'))!.metadata)).toHaveLength(60);
+    });
+
+    it('loses no update when metadata keys are set concurrently', async () => {
+      await store.create('t', { id: 'conc' });
+      await Promise.all(Array.from({ length: 40 }, (_, i) => store.update('t', 'conc', { metadata: { [`k${i}`]: `${i}` } })));
+      expect(Object.keys((await store.get('t', 'conc'))!.metadata)).toHaveLength(40);
+    });
+
+    it('applies a new ttl from now and changes the limit', async () => {
+      await store.create('t', { id: 'cfg', config: { maxRequests: 1 } });
+      clock.advance(30 * SECOND);
+      const session = await store.update('t', 'cfg', { ttlSeconds: 5, maxRequests: 2, autoRenew: false });
+      expect(session.expiresAt).toBe(clock.now() + 5 * SECOND);
+      expect(session.config).toMatchObject({ ttlSeconds: 5, maxRequests: 2, autoRenew: false });
+      await store.reserveRequest('t', 'cfg');
+      await store.reserveRequest('t', 'cfg');
+      expect((await statusOf(store.reserveRequest('t', 'cfg'))).status).toBe(429);
+      clock.advance(5 * SECOND);
+      expect(await store.get('t', 'cfg')).toBeNull();
+    });
+
+    it('answers 404 for an unknown session', async () => {
+      expect((await statusOf(store.update('t', 'nope', { metadata: { a: 'b' } }))).status).toBe(404);
+    });
+  });
+
+  describe('remove, cleanup and metrics', () => {
+    it('removes once', async () => {
+      await store.create('t', { id: 'rm' });
+      expect(await store.remove('t', 'rm')).toBe(true);
+      expect(await store.remove('t', 'rm')).toBe(false);
+      expect(await store.get('t', 'rm')).toBeNull();
+      expect((await store.metrics()).removedTotal).toBe(1);
+    });
+
+    it('sweeps exactly the expired sessions, and a renewed one survives', async () => {
+      for (const id of ['a', 'b', 'c']) await store.create('t', { id, config: { ttlSeconds: 1 } });
+      await store.create('t', { id: 'renewed', config: { ttlSeconds: 1 } });
+      await store.create('t', { id: 'long', config: { ttlSeconds: 100 } });
+      clock.advance(900);
+      await store.touch('t', 'renewed');
+      clock.advance(100);
+      expect(await store.cleanupExpired()).toBe(3);
+      expect(await store.cleanupExpired()).toBe(0);
+      const metrics = await store.metrics();
+      expect(metrics.activeSessions).toBe(2);
+      expect(metrics.expiredTotal).toBe(3);
+      clock.advance(1000);
+      expect(await store.cleanupExpired()).toBe(1);
+      expect(await store.get('t', 'long')).not.toBeNull();
+    });
+
+    it('aggregates requests, render times, ages and percentiles', async () => {
+      await store.create('t', { id: 'm1' });
+      clock.advance(10 * SECOND);
+      await store.create('t', { id: 'm2' });
+      const times = Array.from({ length: 100 }, (_, i) => i + 1);
+      for (const ms of times) {
+        await store.reserveRequest('t', ms % 2 ? 'm1' : 'm2');
+        await store.recordResult('t', ms % 2 ? 'm1' : 'm2', { url: 'https://example.com/', renderTimeMs: ms, error: null });
+      }
+      const metrics = await store.metrics();
+      expect(metrics.activeSessions).toBe(2);
+      expect(metrics.totalRequests).toBe(100);
+      expect(metrics.avgRenderTimeMs).toBeCloseTo(50.5);
+      expect(metrics.avgSessionAgeSeconds).toBeCloseTo(5);
+      expect(metrics.renderTimeMsP50).toBe(50);
+      expect(metrics.renderTimeMsP95).toBe(95);
+      expect(metrics.renderTimeMsP99).toBe(99);
+      expect(metrics.createdTotal).toBe(2);
+    });
+  });
+
+  describe('listing and tenants', () => {
+    it('pages through live sessions in id order, each exactly once', async () => {
+      for (const id of ['e', 'b', 'd', 'a', 'c']) await store.create('t', { id });
+      await store.create('t', { id: 'z', config: { ttlSeconds: 1 } });
+      await store.create('other', { id: 'x' });
+      clock.advance(SECOND);
+      const seen: string[] = [];
+      let after: string | null = null;
+      do {
+        const page = await store.list('t', 2, after);
+        seen.push(...page.items.map((s) => s.id));
+        after = page.after;
+      } while (after !== null);
+      expect(seen).toEqual(['a', 'b', 'c', 'd', 'e']);
+    });
+
+    it("keeps tenants apart: another tenant's session is missing", async () => {
+      await store.create('alice', { id: 'shared-name', metadata: { owner: 'alice' } });
+      expect(await store.get('bob', 'shared-name')).toBeNull();
+      expect(await store.remove('bob', 'shared-name')).toBe(false);
+      const bobs = await store.reserveRequest('bob', 'shared-name');
+      expect(bobs.metadata).toEqual({});
+      expect((await store.get('alice', 'shared-name'))?.requestCount).toBe(0);
+    });
+
+    it('enforces the tenant quota (429) and the global capacity (503), not counting expired sessions', async () => {
+      store = makeStore({ session_max_per_tenant: 2, session_max_sessions: 3 });
+      await store.create('t1', { config: { ttlSeconds: 1 } });
+      await store.create('t1', {});
+      const quota = await statusOf(store.create('t1', {}));
+      expect(quota.status).toBe(429);
+      expect(quota.message).toContain('2/2');
+      await store.create('t2', {});
+      expect((await statusOf(store.create('t3', {}))).status).toBe(503);
+      expect((await statusOf(store.reserveRequest('t3', 'new'))).status).toBe(503);
+      clock.advance(SECOND);
+      await expect(store.create('t1', {})).resolves.toBeDefined();
+    });
+  });
+}
