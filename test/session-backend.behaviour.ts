@@ -121,7 +121,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
   describe('request limit', () => {
     it('admits max_requests requests, then refuses with count/max', async () => {
       await store.create('t', { id: 'lim', config: { maxRequests: 3 } });
-      for (let i = 1; i <= 3; i++) expect((await store.reserveRequest('t', 'lim')).requestCount).toBe(i);
+      for (let i = 1; i <= 3; i++) expect((await store.reserveRequest('t', 'lim')).session.requestCount).toBe(i);
       const refused = await statusOf(store.reserveRequest('t', 'lim'));
       expect(refused.status).toBe(429);
       expect(refused.message).toContain('3/3');
@@ -139,11 +139,11 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
     });
 
     it('creates an unknown session with defaults on reservation, and renews it', async () => {
-      const reserved = await store.reserveRequest('t', 'fresh');
+      const { session: reserved } = await store.reserveRequest('t', 'fresh');
       expect(reserved.requestCount).toBe(1);
       expect(reserved.config.ttlSeconds).toBe(60);
       clock.advance(50 * SECOND);
-      const again = await store.reserveRequest('t', 'fresh');
+      const { session: again } = await store.reserveRequest('t', 'fresh');
       expect(again.expiresAt).toBe(clock.now() + 60 * SECOND);
       expect(again.createdAt).toBe(reserved.createdAt);
     });
@@ -195,9 +195,12 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
     it('keeps browser state up to the configured size', async () => {
       store = makeStore({ session_max_storage_state_bytes: 64 });
       await store.create('t', { id: 'b' });
+      expect(await store.storageState('t', 'b')).toBeNull();
+      expect((await statusOf(store.storageState('t', 'unknown'))).status).toBe(404);
       const state = JSON.stringify({ cookies: [{ name: 'sid', value: 'abc' }], origins: [] });
       await store.recordResult('t', 'b', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: state });
       expect(await store.storageState('t', 'b')).toBe(state);
+      expect((await store.reserveRequest('t', 'b')).storageState).toBe(state);
       const huge = JSON.stringify({ cookies: [{ name: 'x', value: 'y'.repeat(100) }], origins: [] });
       await store.recordResult('t', 'b', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: huge });
       expect(await store.storageState('t', 'b')).toBe(state);
@@ -319,7 +322,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       await store.create('alice', { id: 'shared-name', metadata: { owner: 'alice' } });
       expect(await store.get('bob', 'shared-name')).toBeNull();
       expect(await store.remove('bob', 'shared-name')).toBe(false);
-      const bobs = await store.reserveRequest('bob', 'shared-name');
+      const { session: bobs } = await store.reserveRequest('bob', 'shared-name');
       expect(bobs.metadata).toEqual({});
       expect((await store.get('alice', 'shared-name'))?.requestCount).toBe(0);
     });

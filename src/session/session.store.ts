@@ -107,20 +107,20 @@ export class SessionStore {
    * session with defaults if it does not exist (RipTide's get-or-create on render).
    * Throws 429 when the limit is reached (and for the tenant quota), 503 at capacity.
    */
-  async reserveRequest(tenant: string, id: string): Promise<Session> {
+  async reserveRequest(tenant: string, id: string): Promise<{ session: Session; storageState: string | null }> {
     const outcome = await this.backend.reserveRequest(tenant, id, this.clock.now(), {
       init: this.newSession(tenant, { id }),
       limits: this.limits,
     });
     switch (outcome.kind) {
       case 'reserved':
-        return outcome.session;
+        return { session: outcome.session, storageState: outcome.storageState };
       case 'limit':
         throw requestLimitReached(outcome.session.requestCount, outcome.session.config.maxRequests);
       case 'not_found':
         return this.notFound(id);
       default:
-        return this.created(outcome).session;
+        return this.refuse(outcome);
     }
   }
 
@@ -131,8 +131,10 @@ export class SessionStore {
     return this.backend.recordResult(tenant, id, this.clock.now(), fits ? record : { ...record, storageState: undefined });
   }
 
-  storageState(tenant: string, id: string): Promise<string | null> {
-    return this.backend.storageState(tenant, id, this.clock.now());
+  /** The saved browser state; 404 for an unknown session, null when nothing was saved. */
+  async storageState(tenant: string, id: string): Promise<string | null> {
+    const found = await this.backend.storageState(tenant, id, this.clock.now());
+    return found ? found.state : this.notFound(id);
   }
 
   cleanupExpired(): Promise<number> {
@@ -180,11 +182,15 @@ export class SessionStore {
         return { session: outcome.session, created: true };
       case 'exists':
         return { session: outcome.session, created: false };
-      case 'tenant_quota':
-        throw tenantQuotaReached(outcome.live, outcome.max);
-      case 'capacity':
-        throw capacityReached(outcome.live, outcome.max);
+      default:
+        return this.refuse(outcome);
     }
+  }
+
+  private refuse(outcome: { kind: 'tenant_quota' | 'capacity'; live: number; max: number }): never {
+    throw outcome.kind === 'tenant_quota'
+      ? tenantQuotaReached(outcome.live, outcome.max)
+      : capacityReached(outcome.live, outcome.max);
   }
 
   private notFound(id: string): never {

@@ -114,7 +114,7 @@ export class MemorySessionBackend implements SessionBackend {
     entry.requestCount++;
     this.totalRequests++;
     this.touchEntry(entry, now);
-    return { kind: 'reserved', session: snapshot(entry), created };
+    return { kind: 'reserved', session: snapshot(entry), created, storageState: entry.storageState };
   }
 
   async recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
@@ -188,8 +188,9 @@ export class MemorySessionBackend implements SessionBackend {
     };
   }
 
-  async storageState(tenant: string, id: string, now: number): Promise<string | null> {
-    return this.live(tenant, id, now)?.storageState ?? null;
+  async storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null> {
+    const entry = this.live(tenant, id, now);
+    return entry ? { state: entry.storageState } : null;
   }
 
   async sweep(now: number): Promise<number> {

@@ -17,7 +17,8 @@ export type CreateOutcome =
   | { kind: 'capacity'; live: number; max: number };
 
 export type ReserveOutcome =
-  | { kind: 'reserved'; session: Session; created: boolean }
+  /** storageState: the saved browser state, so a render can restore it in the same round trip. */
+  | { kind: 'reserved'; session: Session; created: boolean; storageState: string | null }
   | { kind: 'limit'; session: Session }
   | { kind: 'not_found' }
   | { kind: 'tenant_quota'; live: number; max: number }
@@ -62,7 +63,8 @@ export interface SessionBackend {
   remove(tenant: string, id: string, now: number): Promise<boolean>;
   /** Live sessions of a tenant in session-id order, after the given id. */
   list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage>;
-  storageState(tenant: string, id: string, now: number): Promise<string | null>;
+  /** null when the session does not exist; state null when it has no saved browser state. */
+  storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null>;
   /** Removes expired sessions; returns how many. */
   sweep(now: number): Promise<number>;
   metrics(now: number): Promise<BackendMetrics>;
