@@ -11,6 +11,8 @@ export const RENDER_ERROR_STATUS = {
   browser_unavailable: 503,
   shutting_down: 503,
   timeout: 504,
+  /** The client went away; nobody reads this answer (nginx's convention). */
+  cancelled: 499,
 } as const;
 
 export type RenderErrorKind = keyof typeof RENDER_ERROR_STATUS;
