@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { CommonModule } from './common/common.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { RenderModule } from './render/render.module';
 import { SessionModule } from './session/session.module';
 
 @Module({})
@@ -27,6 +28,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         CommonModule,
         SessionModule,
+        RenderModule,
       ],
     };
   }

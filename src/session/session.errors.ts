@@ -11,5 +11,12 @@ export const tenantQuotaReached = (live: number, max: number): HttpException =>
 export const capacityReached = (live: number, max: number): ServiceUnavailableException =>
   new ServiceUnavailableException(`session capacity reached (${live}/${max})`);
 
-export const requestLimitReached = (count: number, max: number): HttpException =>
-  new HttpException(`session request limit reached (${count}/${max})`, HttpStatus.TOO_MANY_REQUESTS);
+/** Its own class so the request-limit guard can answer with RateLimit headers. */
+export class RequestLimitReached extends HttpException {
+  constructor(
+    readonly count: number,
+    readonly max: number,
+  ) {
+    super(`session request limit reached (${count}/${max})`, HttpStatus.TOO_MANY_REQUESTS);
+  }
+}

@@ -15,7 +15,7 @@ import {
 import { CreateOutcome, SESSION_BACKEND, SessionBackend, SessionPage } from './backends/session-backend';
 import {
   capacityReached,
-  requestLimitReached,
+  RequestLimitReached,
   sessionExists,
   sessionNotFound,
   tenantQuotaReached,
@@ -49,6 +49,7 @@ export interface SessionMetrics {
 export class SessionStore {
   private readonly defaults: SessionConfig;
   private readonly limits: CapacityLimits;
+  private readonly removalListeners = new Set<(tenant: string, id: string) => void>();
 
   constructor(
     @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
@@ -94,8 +95,15 @@ export class SessionStore {
     return outcome.session;
   }
 
-  remove(tenant: string, id: string): Promise<boolean> {
-    return this.backend.remove(tenant, id, this.clock.now());
+  async remove(tenant: string, id: string): Promise<boolean> {
+    const removed = await this.backend.remove(tenant, id, this.clock.now());
+    if (removed) for (const listener of this.removalListeners) listener(tenant, id);
+    return removed;
+  }
+
+  /** Lets other modules react to an explicit removal (the renderer closes the browser context). */
+  onRemoved(listener: (tenant: string, id: string) => void): void {
+    this.removalListeners.add(listener);
   }
 
   list(tenant: string, limit: number, after: string | null): Promise<SessionPage> {
@@ -116,7 +124,7 @@ export class SessionStore {
       case 'reserved':
         return { session: outcome.session, storageState: outcome.storageState };
       case 'limit':
-        throw requestLimitReached(outcome.session.requestCount, outcome.session.config.maxRequests);
+        throw new RequestLimitReached(outcome.session.requestCount, outcome.session.config.maxRequests);
       case 'not_found':
         return this.notFound(id);
       default:

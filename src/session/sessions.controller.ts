@@ -20,7 +20,7 @@ import { ListSessionsQuery } from './dto/list-sessions.query';
 import { PatchSessionDto } from './dto/patch-session.dto';
 import { SessionConfigDto } from './dto/session-config.dto';
 import { SessionIdPipe } from './session-id.pipe';
-import { SessionResponse, toMetricsResponse, toSessionResponse } from './dto/session.response';
+import { SessionResponse, toCookiesResponse, toMetricsResponse, toSessionResponse } from './dto/session.response';
 import { SessionPatch, SESSION_ID_PATTERN } from './session';
 import { sessionNotFound } from './session.errors';
 import { SessionCleanupService } from './session-cleanup.service';
@@ -96,6 +96,12 @@ export class SessionsController {
     const session = await this.sessions.get(tenant, id);
     if (!session) throw sessionNotFound(id);
     return toSessionResponse(session);
+  }
+
+  @Get(':id/cookies')
+  @ApiOperation({ summary: "The session's saved browser cookies" })
+  async cookies(@Tenant() tenant: string, @Param('id', SessionIdPipe) id: string) {
+    return { cookies: toCookiesResponse(await this.sessions.storageState(tenant, id)) };
   }
 
   @Patch(':id')

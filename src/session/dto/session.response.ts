@@ -49,3 +49,29 @@ export function toMetricsResponse(m: SessionMetrics) {
     removed_total: m.removedTotal,
   };
 }
+
+interface StoredCookie {
+  name: string;
+  value: string;
+  domain: string;
+  path: string;
+  expires: number;
+  httpOnly: boolean;
+  secure: boolean;
+  sameSite: string;
+}
+
+/** Cookies from a saved browser state (Playwright's storageState JSON) in the wire form. */
+export function toCookiesResponse(storageState: string | null) {
+  const cookies = storageState ? ((JSON.parse(storageState) as { cookies?: StoredCookie[] }).cookies ?? []) : [];
+  return cookies.map((c) => ({
+    name: c.name,
+    value: c.value,
+    domain: c.domain,
+    path: c.path,
+    expires: c.expires,
+    http_only: c.httpOnly,
+    secure: c.secure,
+    same_site: c.sameSite,
+  }));
+}

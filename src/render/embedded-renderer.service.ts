@@ -1,0 +1,37 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { AddressInfo } from 'node:net';
+import { AppConfig } from '../config/app-config';
+import { createHeadlessApp } from '../headless/headless.app';
+
+/**
+ * Without HEADLESS_URLS the API serves complete renders by itself: the renderer app runs in
+ * this process on HEADLESS_PORT and is reached over loopback HTTP like any other renderer,
+ * so there is one code path. It is closed after the API stops taking requests.
+ */
+@Injectable()
+export class EmbeddedRenderer implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(EmbeddedRenderer.name);
+  private app: NestFastifyApplication | null = null;
+  private address: string | null = null;
+
+  constructor(private readonly config: AppConfig) {}
+
+  async onModuleInit(): Promise<void> {
+    if (this.config.headless_urls.length > 0) return;
+    this.app = await createHeadlessApp(this.config);
+    await this.app.listen(this.config.headless_port, this.config.headless_host);
+    const { port } = this.app.getHttpServer().address() as AddressInfo;
+    this.address = `http://${this.config.headless_host}:${port}`;
+    this.logger.log(`embedded renderer listening on ${this.address}`);
+  }
+
+  url(): string {
+    if (!this.address) throw new Error('the embedded renderer is not running (HEADLESS_URLS is set)');
+    return this.address;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.app?.close();
+  }
+}

@@ -1,0 +1,36 @@
+import { Controller, HttpCode, Post, Req, UseGuards, Body } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { RequestLimitGuard, reservationOf } from '../session/request-limit.guard';
+import { toSessionResponse } from '../session/dto/session.response';
+import { RenderDto } from './dto/render.dto';
+import { RenderRequestGuard } from './render-request.guard';
+import { RpcClient } from './rpc-client.service';
+
+@ApiTags('render')
+@Controller({ path: 'render', version: '1' })
+export class RenderController {
+  constructor(private readonly rpc: RpcClient) {}
+
+  @Post()
+  @HttpCode(200)
+  @UseGuards(RenderRequestGuard, RequestLimitGuard)
+  @ApiOperation({ summary: 'Render a page, optionally in a session (its browser state is kept)' })
+  async render(@Body() dto: RenderDto, @Req() request: FastifyRequest) {
+    const { url, session_id: _sessionId, ...config } = dto;
+    const reservation = reservationOf(request);
+    const { result, session } = reservation
+      ? await this.rpc.renderReserved(reservation, url, config, request.id)
+      : { result: await this.rpc.renderDynamic(url, config, request.id), session: null };
+    return {
+      final_url: result.final_url,
+      html: result.html,
+      screenshot_b64: result.screenshot_b64 ?? null,
+      mhtml_b64: result.mhtml_b64 ?? null,
+      render_time_ms: result.render_time_ms,
+      actions_executed: result.actions_executed ?? [],
+      action_error: result.action_error ?? null,
+      ...(session ? { session: toSessionResponse(session) } : {}),
+    };
+  }
+}

@@ -1,0 +1,17 @@
+import { Global, Module } from '@nestjs/common';
+import { RequestLimitGuard } from '../session/request-limit.guard';
+import { EmbeddedRenderer } from './embedded-renderer.service';
+import { RenderController } from './render.controller';
+import { RenderRequestGuard } from './render-request.guard';
+import { RendererPool } from './renderer-pool';
+import { RpcClient } from './rpc-client.service';
+import { UrlPolicy } from './url-policy';
+
+/** Global: RpcClient is shared like RipTide's AppState client. */
+@Global()
+@Module({
+  controllers: [RenderController],
+  providers: [EmbeddedRenderer, RendererPool, RpcClient, UrlPolicy, RenderRequestGuard, RequestLimitGuard],
+  exports: [RpcClient],
+})
+export class RenderModule {}

@@ -1,0 +1,59 @@
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Pool } from 'undici';
+import { AppConfig } from '../config/app-config';
+import { CircuitBreaker } from './circuit-breaker';
+import { EmbeddedRenderer } from './embedded-renderer.service';
+
+export interface Renderer {
+  readonly url: string;
+  readonly pool: Pool;
+  readonly breaker: CircuitBreaker;
+}
+
+/** Rendezvous (highest random weight) score: stable per (renderer, key), so a session keeps
+ * its renderer, and only the sessions of a renderer that leaves move. */
+function score(url: string, key: string): number {
+  return createHash('sha1').update(url).update('\0').update(key).digest().readUInt32BE(0);
+}
+
+/** The renderers this API talks to: HEADLESS_URLS, or the embedded one. */
+@Injectable()
+export class RendererPool implements OnApplicationShutdown {
+  private renderers: Renderer[] | null = null;
+  private next = 0;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly embedded: EmbeddedRenderer,
+  ) {}
+
+  /** Renderers in the order to try them: by rendezvous score for a key, else round robin. */
+  rank(key: string | null): Renderer[] {
+    const all = this.all();
+    if (key === null) {
+      const start = this.next++ % all.length;
+      return [...all.slice(start), ...all.slice(0, start)];
+    }
+    return all
+      .map((renderer) => ({ renderer, weight: score(renderer.url, key) }))
+      .sort((a, b) => b.weight - a.weight)
+      .map((ranked) => ranked.renderer);
+  }
+
+  all(): Renderer[] {
+    if (!this.renderers) {
+      const urls = this.config.headless_urls.length > 0 ? this.config.headless_urls : [this.embedded.url()];
+      this.renderers = urls.map((url) => ({
+        url: url.replace(/\/+$/, ''),
+        pool: new Pool(url, { connections: 128, keepAliveTimeout: 30_000, pipelining: 1 }),
+        breaker: new CircuitBreaker(),
+      }));
+    }
+    return this.renderers;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all((this.renderers ?? []).map((renderer) => renderer.pool.close()));
+  }
+}

@@ -1,0 +1,213 @@
+import {
+  BadGatewayException,
+  BadRequestException,
+  GatewayTimeoutException,
+  HttpException,
+  Injectable,
+  Logger,
+  OnModuleInit,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/app-config';
+import { Clock } from '../common/clock';
+import { DEFAULT_TENANT } from '../auth/tenant.decorator';
+import { Session } from '../session/session';
+import { SessionStore } from '../session/session.store';
+import { Renderer, RendererPool } from './renderer-pool';
+import type { RenderConfig, RendererResult } from './render.types';
+
+/** How long past the hard cap we wait for the renderer's own 504 before giving up on it. */
+const RPC_MARGIN_MS = 2000;
+
+/** A session's browser context key on the renderers: tenant-scoped, and within their id limits. */
+export const contextKey = (tenant: string, id: string): string =>
+  createHash('sha256').update(tenant).update('\0').update(id).digest('hex').slice(0, 40);
+
+/** A reservation made before the render (by RequestLimitGuard or renderDynamicWithSession). */
+export interface SessionReservation {
+  tenant: string;
+  session: Session;
+  storageState: string | null;
+}
+
+export interface SessionRender {
+  result: RendererResult;
+  session: Session | null;
+}
+
+interface RendererErrorBody {
+  error?: string;
+  kind?: string;
+}
+
+/** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
+class Unreachable extends Error {}
+
+/**
+ * The API's client to its renderers (RipTide's RpcClient): picks the session's renderer by
+ * rendezvous hashing, restores the session's browser state there when its context is cold,
+ * records every outcome on the session, and maps renderer failures onto 502/503/504.
+ */
+@Injectable()
+export class RpcClient implements OnModuleInit {
+  private readonly logger = new Logger(RpcClient.name);
+
+  constructor(
+    private readonly renderers: RendererPool,
+    private readonly sessions: SessionStore,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.sessions.onRemoved((tenant, id) => void this.closeSessionContext(tenant, id));
+  }
+
+  /** A render without a session: a throwaway browser context. */
+  renderDynamic(url: string, config: RenderConfig, requestId: string = randomUUID()): Promise<RendererResult> {
+    return this.send(null, { ...config, url }, requestId, this.hardCap(config));
+  }
+
+  /** Reserves a request on the session (creating it if needed), renders, records the outcome. */
+  async renderDynamicWithSession(
+    url: string,
+    config: RenderConfig,
+    sessionId: string,
+    tenant: string = DEFAULT_TENANT,
+    requestId: string = randomUUID(),
+  ): Promise<SessionRender> {
+    const reserved = await this.sessions.reserveRequest(tenant, sessionId);
+    return this.renderReserved({ tenant, ...reserved }, url, config, requestId);
+  }
+
+  /** Renders on a session whose request was already reserved. A failure is recorded, then thrown. */
+  async renderReserved(reservation: SessionReservation, url: string, config: RenderConfig, requestId: string): Promise<SessionRender> {
+    const { tenant, session } = reservation;
+    const started = this.clock.now();
+    const body = {
+      ...config,
+      url,
+      session_id: contextKey(tenant, session.id),
+      ...(reservation.storageState ? { storage_state: JSON.parse(reservation.storageState) as unknown } : {}),
+    };
+    try {
+      const result = await this.send(contextKey(tenant, session.id), body, requestId, this.hardCap(config));
+      const recorded = await this.sessions.recordResult(tenant, session.id, {
+        url: result.final_url ?? url,
+        renderTimeMs: result.render_time_ms,
+        error: null,
+        storageState: result.storage_state ? JSON.stringify(result.storage_state) : undefined,
+      });
+      return { result, session: recorded };
+    } catch (err) {
+      const message = err instanceof HttpException ? err.message : String(err);
+      await this.sessions
+        .recordResult(tenant, session.id, { url, renderTimeMs: this.clock.now() - started, error: message })
+        .catch((recordErr: unknown) => this.logger.warn({ err: recordErr }, 'could not record a failed render'));
+      throw err;
+    }
+  }
+
+  getOrCreateSession(sessionId: string, tenant: string = DEFAULT_TENANT) {
+    return this.sessions.getOrCreate(tenant, sessionId);
+  }
+
+  getSession(sessionId: string, tenant: string = DEFAULT_TENANT) {
+    return this.sessions.get(tenant, sessionId);
+  }
+
+  removeSession(sessionId: string, tenant: string = DEFAULT_TENANT) {
+    return this.sessions.remove(tenant, sessionId);
+  }
+
+  getSessionMetrics() {
+    return this.sessions.metrics();
+  }
+
+  /** Best effort: an unreachable renderer drops idle contexts by itself. */
+  async closeSessionContext(tenant: string, id: string): Promise<void> {
+    const key = contextKey(tenant, id);
+    const [renderer] = this.renderers.rank(key);
+    try {
+      const res = await renderer.pool.request({ method: 'DELETE', path: `/sessions/${key}`, signal: AbortSignal.timeout(5000) });
+      await res.body.dump();
+    } catch (err) {
+      this.logger.debug({ err, renderer: renderer.url }, 'could not close a session context');
+    }
+  }
+
+  private hardCap(config: RenderConfig): number {
+    return Math.min(config.timeouts?.hard_cap_ms ?? this.config.render_timeout_ms, this.config.render_timeout_ms);
+  }
+
+  /** Tries renderers in rank order, moving on only when one could not be reached at all. */
+  private async send(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
+    const payload = JSON.stringify(body);
+    for (const renderer of this.renderers.rank(key)) {
+      if (!renderer.breaker.allows(this.clock.now())) continue;
+      try {
+        const result = await this.post(renderer, payload, requestId, hardCapMs);
+        renderer.breaker.success();
+        return result;
+      } catch (err) {
+        if (!(err instanceof Unreachable)) throw err;
+        renderer.breaker.failure(this.clock.now());
+        this.logger.warn({ renderer: renderer.url, err: err.message }, 'renderer unreachable');
+      }
+    }
+    throw new ServiceUnavailableException('no renderer is available');
+  }
+
+  private async post(renderer: Renderer, payload: string, requestId: string, hardCapMs: number): Promise<RendererResult> {
+    const timeout = hardCapMs + RPC_MARGIN_MS;
+    let response;
+    try {
+      response = await renderer.pool.request({
+        method: 'POST',
+        path: '/render',
+        headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+        body: payload,
+        signal: AbortSignal.timeout(timeout),
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+    } catch (err) {
+      throw this.transportError(err, timeout);
+    }
+    let parsed: unknown;
+    try {
+      parsed = await response.body.json();
+    } catch (err) {
+      throw this.transportError(err, timeout);
+    }
+    if (response.statusCode === 200) return parsed as RendererResult;
+    throw rendererError(response.statusCode, parsed as RendererErrorBody);
+  }
+
+  private transportError(err: unknown, timeout: number): Error {
+    const { code, name, cause } = err as { code?: string; name?: string; cause?: { code?: string } };
+    const errno = code ?? cause?.code;
+    if (errno === 'ECONNREFUSED' || errno === 'UND_ERR_CONNECT_TIMEOUT' || errno === 'ENOTFOUND' || errno === 'EHOSTUNREACH') {
+      return new Unreachable(`${errno}`);
+    }
+    if (name === 'TimeoutError' || name === 'AbortError' || errno === 'UND_ERR_HEADERS_TIMEOUT' || errno === 'UND_ERR_BODY_TIMEOUT') {
+      return new GatewayTimeoutException(`render timed out after ${timeout} ms`);
+    }
+    return new BadGatewayException(`renderer connection failed: ${errno ?? (err as Error).message}`);
+  }
+}
+
+function rendererError(status: number, body: RendererErrorBody): HttpException {
+  const message = body?.error ?? `renderer answered ${status}`;
+  switch (status) {
+    case 400:
+      return new BadRequestException(message);
+    case 503:
+      return new ServiceUnavailableException(`renderer unavailable: ${message}`);
+    case 504:
+      return new GatewayTimeoutException(message);
+    default:
+      return new BadGatewayException(`render failed: ${message}`);
+  }
+}

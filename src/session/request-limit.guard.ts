@@ -1,0 +1,46 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DEFAULT_TENANT } from '../auth/tenant.decorator';
+import { Session } from './session';
+import { RequestLimitReached } from './session.errors';
+import { SessionStore } from './session.store';
+
+export interface ReservedRequest {
+  tenant: string;
+  session: Session;
+  storageState: string | null;
+}
+
+type RequestWithReservation = FastifyRequest & { tenant?: string; reservation?: ReservedRequest };
+
+export const reservationOf = (request: FastifyRequest): ReservedRequest | undefined =>
+  (request as RequestWithReservation).reservation;
+
+/**
+ * Atomically takes one request from the body's session (creating the session if needed)
+ * before the handler runs, so N concurrent renders against a limit K admit exactly min(N, K).
+ * Sets RateLimit-Limit / RateLimit-Remaining for limited sessions, on success and on 429.
+ */
+@Injectable()
+export class RequestLimitGuard implements CanActivate {
+  constructor(private readonly sessions: SessionStore) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<RequestWithReservation>();
+    const reply = http.getResponse<FastifyReply>();
+    const sessionId = (request.body as { session_id?: string } | undefined)?.session_id;
+    if (!sessionId) return true;
+    const tenant = request.tenant ?? DEFAULT_TENANT;
+    try {
+      const { session, storageState } = await this.sessions.reserveRequest(tenant, sessionId);
+      const max = session.config.maxRequests;
+      if (max > 0) reply.header('RateLimit-Limit', max).header('RateLimit-Remaining', Math.max(0, max - session.requestCount));
+      request.reservation = { tenant, session, storageState };
+      return true;
+    } catch (err) {
+      if (err instanceof RequestLimitReached) reply.header('RateLimit-Limit', err.max).header('RateLimit-Remaining', 0);
+      throw err;
+    }
+  }
+}
