@@ -1,0 +1,184 @@
+import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { BrowserContext, errors, Page } from 'playwright-core';
+import { AppConfig } from '../config/app-config';
+import { runActions, scrollPage } from './actions';
+import { ConcurrencyLimiter } from './concurrency-limiter';
+import { ContextLease } from './context-pool';
+import { Deadline } from './deadline';
+import type { HealthResponse, RenderRequestDto, RenderResponse } from './dto';
+import { BrowserService } from './browser.service';
+import { firstLine, RenderError } from './errors';
+
+/** Extra time given to in-flight renders at shutdown, beyond their hard cap. */
+const DRAIN_GRACE_MS = 1000;
+
+@Injectable()
+export class RenderService implements BeforeApplicationShutdown {
+  private readonly limiter: ConcurrencyLimiter;
+  private draining = false;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly browsers: BrowserService,
+  ) {
+    this.limiter = new ConcurrencyLimiter(config.headless_max_concurrency, config.headless_max_queue);
+  }
+
+  /**
+   * Renders one page within its hard cap. When the cap (or `cancel`) fires, the answer is
+   * given at once; the page is closed, which unblocks whatever Playwright call was pending,
+   * and the slot is freed as soon as that unwinds.
+   */
+  async render(request: RenderRequestDto, cancel?: AbortSignal): Promise<RenderResponse> {
+    if (this.draining) throw new RenderError('shutting_down', 'renderer is shutting down');
+    const hardCapMs = Math.min(request.timeouts?.hard_cap_ms ?? this.config.render_timeout_ms, this.config.render_timeout_ms);
+    const deadline = Deadline.after(hardCapMs);
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new RenderError('timeout', `render exceeded its hard cap of ${hardCapMs} ms`)),
+      hardCapMs,
+    );
+    const onCancel = (): void => abort.abort(cancel?.reason);
+    cancel?.addEventListener('abort', onCancel, { once: true });
+    try {
+      const release = await this.limiter.acquire(abort.signal);
+      const work = this.execute(request, deadline, abort.signal).finally(release);
+      return await Promise.race([work, rejectOnAbort(abort.signal)]);
+    } finally {
+      clearTimeout(timer);
+      cancel?.removeEventListener('abort', onCancel);
+    }
+  }
+
+  async health(): Promise<HealthResponse> {
+    const counts = { running: this.limiter.running, queued: this.limiter.queued };
+    try {
+      await this.browsers.getBrowser();
+      return { status: 'ok', browser: 'connected', contexts: this.browsers.contexts, ...counts };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return { status: 'unavailable', browser: 'disconnected', contexts: this.browsers.contexts, ...counts, error: message };
+    }
+  }
+
+  /** Refuses new renders, then waits (bounded by the longest possible render) for in-flight ones. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.draining = true;
+    await this.limiter.whenIdle(this.config.render_timeout_ms + DRAIN_GRACE_MS);
+  }
+
+  private async execute(request: RenderRequestDto, deadline: Deadline, signal: AbortSignal): Promise<RenderResponse> {
+    const started = Date.now();
+    const sessionId = request.session_id ?? null;
+    let page: Page | undefined;
+    const closePage = (): void => void page?.close().catch(() => undefined);
+    signal.addEventListener('abort', closePage, { once: true });
+
+    let lease: ContextLease<BrowserContext> | undefined;
+    try {
+      lease = sessionId
+        ? await this.browsers.leaseSession(sessionId, request.storage_state)
+        : await this.browsers.leaseThrowaway();
+      page = await lease.context.newPage();
+      if (signal.aborted) throw signal.reason;
+
+      await this.navigate(page, request, deadline);
+      if (request.wait_for) {
+        await page.waitForSelector(request.wait_for, { state: 'attached', timeout: deadline.clamp(deadline.remaining()) });
+      }
+      if (request.scroll_steps) await scrollPage(page, request.scroll_steps);
+      const actions = await runActions(page, request.actions ?? [], deadline);
+
+      const html = await content(page, deadline);
+      const finalUrl = page.url();
+      const screenshot = request.artifacts?.screenshot
+        ? (await page.screenshot({ fullPage: true, type: 'png', timeout: deadline.clamp(deadline.remaining()) })).toString('base64')
+        : null;
+      const mhtml = request.artifacts?.mhtml ? await captureMhtml(lease.context, page) : null;
+      const storageState = sessionId ? await lease.context.storageState() : null;
+
+      return {
+        final_url: finalUrl,
+        html,
+        screenshot_b64: screenshot,
+        mhtml_b64: mhtml,
+        artifacts: { screenshot_b64: screenshot, mhtml_b64: mhtml },
+        session_id: sessionId,
+        render_time_ms: Date.now() - started,
+        actions_executed: actions.executed,
+        action_error: actions.error,
+        storage_state: storageState,
+        context_reused: lease.reused,
+      };
+    } catch (error) {
+      throw this.classify(error, signal, request);
+    } finally {
+      signal.removeEventListener('abort', closePage);
+      await page?.close().catch(() => undefined);
+      lease?.release();
+    }
+  }
+
+  private async navigate(page: Page, request: RenderRequestDto, deadline: Deadline): Promise<void> {
+    const navMs = deadline.clamp(request.timeouts?.nav_ms ?? deadline.remaining());
+    try {
+      await page.goto(request.url, { waitUntil: 'load', timeout: navMs });
+    } catch (error) {
+      if (error instanceof errors.TimeoutError) {
+        throw new RenderError('timeout', `navigation to ${request.url} did not finish within ${navMs} ms`);
+      }
+      if (this.browsers.connected && !page.isClosed()) {
+        throw new RenderError('navigation_failed', firstLine((error as Error).message));
+      }
+      throw error;
+    }
+    const idleMs = request.timeouts?.idle_after_dcl_ms ?? 0;
+    if (idleMs > 0) {
+      // Best effort: pages with polling or long-lived connections never go idle.
+      await page.waitForLoadState('networkidle', { timeout: deadline.clamp(idleMs) }).catch((error: unknown) => {
+        if (!(error instanceof errors.TimeoutError)) throw error;
+      });
+    }
+  }
+
+  /** Maps whatever a render threw to the one error kind the caller should see. */
+  private classify(error: unknown, signal: AbortSignal, request: RenderRequestDto): RenderError {
+    // Once aborted, any failure is a consequence of closing the page, not its cause.
+    if (signal.aborted) return signal.reason as RenderError;
+    if (error instanceof RenderError) return error;
+    if (!this.browsers.connected) return new RenderError('browser_unavailable', 'Chromium disconnected during the render');
+    const message = firstLine(error instanceof Error ? error.message : String(error));
+    if (error instanceof errors.TimeoutError) {
+      return new RenderError('timeout', request.wait_for ? `wait_for "${request.wait_for}": ${message}` : message);
+    }
+    return new RenderError('internal', message);
+  }
+}
+
+/** The page's HTML; retried once if an action started a navigation that is still under way. */
+async function content(page: Page, deadline: Deadline): Promise<string> {
+  try {
+    return await page.content();
+  } catch (error) {
+    if (page.isClosed()) throw error;
+    await page.waitForLoadState('domcontentloaded', { timeout: deadline.clamp(deadline.remaining()) });
+    return page.content();
+  }
+}
+
+async function captureMhtml(context: BrowserContext, page: Page): Promise<string> {
+  const cdp = await context.newCDPSession(page);
+  try {
+    const { data } = await cdp.send('Page.captureSnapshot', { format: 'mhtml' });
+    return Buffer.from(data, 'utf8').toString('base64');
+  } finally {
+    await cdp.detach().catch(() => undefined);
+  }
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}

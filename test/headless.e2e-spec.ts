@@ -1,0 +1,333 @@
+import { createServer } from 'node:net';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppConfig, loadConfig } from '../src/config/app-config';
+import type { RenderResponse, StorageState } from '../src/headless/dto';
+import { BrowserService } from '../src/headless/browser.service';
+import { createHeadlessApp } from '../src/headless/headless.app';
+import { Site, startSite } from './fixtures/site';
+
+jest.setTimeout(30_000);
+
+interface Renderer {
+  app: NestFastifyApplication;
+  base: string;
+  post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+}
+
+async function startRenderer(overrides: Partial<Record<keyof AppConfig, unknown>> = {}): Promise<Renderer> {
+  const config = loadConfig({ env: {}, overrides: { log_level: 'silent', ...overrides } });
+  const app = await createHeadlessApp(config);
+  await app.listen(0, '127.0.0.1');
+  const base = await app.getUrl();
+  return {
+    app,
+    base,
+    post: async (body, headers = {}) => {
+      const res = await fetch(`${base}/render`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json(), headers: res.headers };
+    },
+  };
+}
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(host: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('headless renderer (real Chromium)', () => {
+  let site: Site;
+  let r: Renderer;
+
+  beforeAll(async () => {
+    site = await startSite('127.0.0.2');
+    r = await startRenderer({ render_timeout_ms: 10_000 });
+  });
+
+  afterAll(async () => {
+    await r?.app.close();
+    await site?.close();
+  });
+
+  it('renders a page', async () => {
+    const { status, body, headers } = await r.post({ url: site.url('/static') }, { 'x-request-id': 'req-1' });
+    expect(status).toBe(200);
+    expect(headers.get('x-request-id')).toBe('req-1');
+    const res = body as RenderResponse;
+    expect(res.final_url).toBe(site.url('/static'));
+    expect(res.html).toContain('<h1>static</h1>');
+    expect(res.render_time_ms).toBeGreaterThan(0);
+    expect(res).toMatchObject({
+      screenshot_b64: null,
+      mhtml_b64: null,
+      artifacts: { screenshot_b64: null, mhtml_b64: null },
+      session_id: null,
+      actions_executed: [],
+      action_error: null,
+      storage_state: null,
+      context_reused: false,
+    });
+  });
+
+  it('reports the final URL after a redirect', async () => {
+    const { status, body } = await r.post({ url: site.url('/redirect') });
+    expect(status).toBe(200);
+    expect(body.final_url).toBe(site.url('/whoami'));
+  });
+
+  it('runs all six action types in order', async () => {
+    const { status, body } = await r.post({
+      url: site.url('/actions'),
+      actions: [
+        { type: 'wait_for_css', css: '#late' },
+        { type: 'wait_for_js', expr: 'window.ready === true' },
+        { type: 'click', css: '#btn' },
+        { type: 'type', css: '#name', text: 'Ada', delay_ms: 5 },
+        { type: 'js', code: "document.getElementById('out').dataset.js = 'ran'" },
+        { type: 'scroll', steps: 2, step_px: 400, delay_ms: 50 },
+      ],
+    });
+    expect(status).toBe(200);
+    expect(body.action_error).toBeNull();
+    expect(body.actions_executed).toEqual(['wait_for_css', 'wait_for_js', 'click', 'type', 'js', 'scroll']);
+    expect(body.html).toContain('late arrival');
+    expect(body.html).toContain('<p id="out" data-js="ran">clicked</p>');
+    expect(body.html).toContain('<p id="echo">Ada</p>');
+    expect(body.html).toContain('<p id="scrolled">800</p>');
+  });
+
+  it('scroll_steps scrolls one viewport per step', async () => {
+    const { body } = await r.post({ url: site.url('/actions'), scroll_steps: 2 });
+    const scrolled = Number(/<p id="scrolled">(\d+)<\/p>/.exec(body.html)?.[1]);
+    expect(scrolled).toBe(2 * 720); // Playwright's default viewport is 1280x720
+  });
+
+  it('stops at a failing action, reports it, and still returns the page', async () => {
+    const { status, body } = await r.post({
+      url: site.url('/actions'),
+      actions: [
+        { type: 'click', css: '#btn' },
+        { type: 'click', css: '#missing', timeout_ms: 300 },
+        { type: 'type', css: '#name', text: 'never' },
+      ],
+    });
+    expect(status).toBe(200);
+    expect(body.actions_executed).toEqual(['click']);
+    expect(body.action_error).toMatchObject({ index: 1, type: 'click' });
+    expect(body.action_error.message).toMatch(/timeout/i);
+    expect(body.html).toContain('clicked');
+    expect(body.html).not.toContain('never');
+  });
+
+  it('returns a full-page PNG screenshot and MHTML', async () => {
+    const { status, body } = await r.post({ url: site.url('/static'), artifacts: { screenshot: true, mhtml: true } });
+    expect(status).toBe(200);
+    const png = Buffer.from(body.screenshot_b64, 'base64');
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    const mhtml = Buffer.from(body.mhtml_b64, 'base64').toString('utf8');
+    expect(mhtml.startsWith('From:') || mhtml.includes('MIME-Version')).toBe(true);
+    expect(body.artifacts).toEqual({ screenshot_b64: body.screenshot_b64, mhtml_b64: body.mhtml_b64 });
+  });
+
+  it('keeps cookies and localStorage in a session context, isolated from other sessions', async () => {
+    const login = await r.post({ url: site.url('/login'), session_id: 'e2e-alice' });
+    expect(login.status).toBe(200);
+    expect(login.body.context_reused).toBe(false);
+
+    const whoami = await r.post({ url: site.url('/whoami'), session_id: 'e2e-alice' });
+    expect(whoami.body.context_reused).toBe(true);
+    expect(whoami.body.html).toContain('<pre id="cookie">sid=abc123</pre>');
+    expect(whoami.body.html).toContain('<pre id="token">t-123</pre>');
+
+    const other = await r.post({ url: site.url('/whoami'), session_id: 'e2e-bob' });
+    expect(other.body.html).toContain('<pre id="cookie"></pre>');
+    expect(other.body.html).toContain('<pre id="token">null</pre>');
+
+    const anonymous = await r.post({ url: site.url('/whoami') });
+    expect(anonymous.body.html).toContain('<pre id="token">null</pre>');
+  });
+
+  it('exports storage_state and restores it into a cold context', async () => {
+    const login = await r.post({ url: site.url('/login'), session_id: 'e2e-carol' });
+    const state = login.body.storage_state as StorageState;
+    expect(state.cookies).toEqual([expect.objectContaining({ name: 'sid', value: 'abc123', domain: '127.0.0.2' })]);
+    expect(state.origins).toEqual([
+      { origin: new URL(site.url('/')).origin, localStorage: [{ name: 'token', value: 't-123' }] },
+    ]);
+
+    const del = await fetch(`${r.base}/sessions/e2e-carol`, { method: 'DELETE' });
+    expect(del.status).toBe(204);
+
+    const cold = await r.post({ url: site.url('/whoami'), session_id: 'e2e-carol' });
+    expect(cold.body.context_reused).toBe(false);
+    expect(cold.body.html).toContain('<pre id="token">null</pre>');
+    await fetch(`${r.base}/sessions/e2e-carol`, { method: 'DELETE' });
+
+    const restored = await r.post({ url: site.url('/whoami'), session_id: 'e2e-carol', storage_state: state });
+    expect(restored.status).toBe(200);
+    expect(restored.body.context_reused).toBe(false);
+    expect(restored.body.html).toContain('<pre id="cookie">sid=abc123</pre>');
+    expect(restored.body.html).toContain('<pre id="token">t-123</pre>');
+  });
+
+  it('DELETE /sessions/:id is 204 for an unknown session too, and 400 for a malformed id', async () => {
+    expect((await fetch(`${r.base}/sessions/never-seen`, { method: 'DELETE' })).status).toBe(204);
+    const bad = await fetch(`${r.base}/sessions/${encodeURIComponent('a b')}`, { method: 'DELETE' });
+    expect(bad.status).toBe(400);
+  });
+
+  it('answers 504 promptly when the hard cap hits, and frees the slot', async () => {
+    const started = Date.now();
+    const { status, body } = await r.post({ url: site.url('/slow?ms=5000'), timeouts: { hard_cap_ms: 1000 } });
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(status).toBe(504);
+    expect(body.kind).toBe('timeout');
+    expect(body.duration_ms).toBeGreaterThanOrEqual(1000);
+
+    await waitFor(async () => (await (await fetch(`${r.base}/healthz`)).json()).running === 0);
+  });
+
+  it('honours nav_ms and idle_after_dcl_ms', async () => {
+    const nav = await r.post({ url: site.url('/slow?ms=3000'), timeouts: { nav_ms: 300 } });
+    expect(nav.status).toBe(504);
+    expect(nav.body.kind).toBe('timeout');
+
+    const idle = await r.post({ url: site.url('/static'), timeouts: { idle_after_dcl_ms: 2000 } });
+    expect(idle.status).toBe(200);
+  });
+
+  it('answers 502 navigation_failed for a target that refuses connections', async () => {
+    const port = await closedPort('127.0.0.2');
+    const { status, body } = await r.post({ url: `http://127.0.0.2:${port}/` });
+    expect(status).toBe(502);
+    expect(body.kind).toBe('navigation_failed');
+    expect(body.error).toContain('ERR_CONNECTION_REFUSED');
+  });
+
+  it.each([
+    [{ url: 'ftp://127.0.0.2/' }, 'url'],
+    [{ url: 'http://127.0.0.2/', actions: [{ type: 'hover', css: '#a' }] }, 'actions.0.type'],
+    [{ url: 'http://127.0.0.2/', unknown_field: true }, 'unknown_field'],
+    [{ url: 'http://127.0.0.2/', actions: [null] }, 'actions'],
+  ])('answers 400 naming the field for %j', async (body, field) => {
+    const res = await r.post(body, { 'x-request-id': 'bad-input' });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ kind: 'invalid_request', request_id: 'bad-input' });
+    expect(res.body.error).toContain(field);
+    expect(typeof res.body.duration_ms).toBe('number');
+  });
+
+  it('answers 400 in the same shape for malformed JSON, with a generated request id', async () => {
+    const res = await r.post('{"url":');
+    expect(res.status).toBe(400);
+    expect(res.body.kind).toBe('invalid_request');
+    expect(res.body.request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get('x-request-id')).toBe(res.body.request_id);
+  });
+
+  it('GET /healthz reports the browser and counters', async () => {
+    const res = await fetch(`${r.base}/healthz`);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toMatchObject({ status: 'ok', browser: 'connected', running: 0, queued: 0 });
+    expect(body.contexts).toBe(3); // e2e-alice, e2e-bob and the restored e2e-carol
+  });
+
+  it('frees the slot when the client hangs up', async () => {
+    const gone = fetch(`${r.base}/render`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: site.url('/slow?ms=5000') }),
+      signal: AbortSignal.timeout(500),
+    });
+    await expect(gone).rejects.toThrow();
+    await waitFor(async () => (await (await fetch(`${r.base}/healthz`)).json()).running === 0, 1500);
+  });
+
+  it('relaunches Chromium after it goes away; sessions then start cold', async () => {
+    await r.post({ url: site.url('/login'), session_id: 'e2e-crash' });
+    const browsers = r.app.get(BrowserService);
+    await (await browsers.getBrowser()).close();
+    expect(browsers.connected).toBe(false);
+    expect(browsers.contexts).toBe(0);
+
+    const again = await r.post({ url: site.url('/whoami'), session_id: 'e2e-crash' });
+    expect(again.status).toBe(200);
+    expect(again.body.context_reused).toBe(false);
+    expect(again.body.html).toContain('<pre id="token">null</pre>');
+    expect(browsers.connected).toBe(true);
+  });
+});
+
+describe('headless renderer limits and failures', () => {
+  let site: Site;
+
+  beforeAll(async () => {
+    site = await startSite('127.0.0.2');
+  });
+
+  afterAll(async () => {
+    await site?.close();
+  });
+
+  it('answers 503 busy when the running slot and the queue are full', async () => {
+    const r = await startRenderer({ headless_max_concurrency: 1, headless_max_queue: 0 });
+    try {
+      const slow = r.post({ url: site.url('/slow?ms=1000') });
+      await waitFor(async () => (await (await fetch(`${r.base}/healthz`)).json()).running === 1);
+      const rejected = await r.post({ url: site.url('/static') });
+      expect(rejected.status).toBe(503);
+      expect(rejected.body.kind).toBe('busy');
+      expect((await slow).status).toBe(200);
+    } finally {
+      await r.app.close();
+    }
+  });
+
+  it('queues beyond the running limit, up to headless_max_queue', async () => {
+    const r = await startRenderer({ headless_max_concurrency: 1, headless_max_queue: 1 });
+    try {
+      const results = await Promise.all([r.post({ url: site.url('/slow?ms=300') }), r.post({ url: site.url('/static') })]);
+      expect(results.map((x) => x.status)).toEqual([200, 200]);
+    } finally {
+      await r.app.close();
+    }
+  });
+
+  it('answers 503 browser_unavailable when Chromium cannot be launched', async () => {
+    const r = await startRenderer({ chromium_path: '/nonexistent/chromium' });
+    try {
+      const render = await r.post({ url: site.url('/static') });
+      expect(render.status).toBe(503);
+      expect(render.body.kind).toBe('browser_unavailable');
+      const health = await fetch(`${r.base}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ status: 'unavailable', browser: 'disconnected' });
+    } finally {
+      await r.app.close();
+    }
+  });
+
+  it('lets an in-flight render finish on shutdown', async () => {
+    const r = await startRenderer();
+    const inflight = r.post({ url: site.url('/slow?ms=500') });
+    await waitFor(async () => (await (await fetch(`${r.base}/healthz`)).json()).running === 1);
+    await r.app.close();
+    expect((await inflight).status).toBe(200);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
