@@ -1,5 +1,5 @@
 /** Two projects: fast unit specs beside the code, and e2e/integration suites in test/. */
-const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] };
+const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 const common = { moduleFileExtensions: ['js', 'json', 'ts'], transform: tsJest, testEnvironment: 'node' };
 
 module.exports = {
