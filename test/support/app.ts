@@ -1,0 +1,106 @@
+import 'reflect-metadata';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module';
+import { configureApp, createAdapter } from '../../src/app.setup';
+import { Clock, FakeClock } from '../../src/common/clock';
+import { AppConfig, loadConfig } from '../../src/config/app-config';
+
+export { FakeClock };
+
+/*
+ * @fastify/static (loaded by SwaggerModule.setup for /docs) requires content-disposition@3,
+ * which is ESM-only. Node >= 20.19 can require() it, but Jest's module loader cannot (before
+ * Node 24.9), so the real app would exit at start-up inside Jest. Give Jest a CommonJS build
+ * of the very same file, compiled on the fly with TypeScript: same code, other module format.
+ */
+jest.mock('content-disposition', () => {
+  const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
+  const ts = jest.requireActual<typeof import('typescript')>('typescript');
+  const file = require.resolve('content-disposition');
+  const { outputText } = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+  });
+  const module = { exports: {} as Record<string, unknown> };
+  new Function('exports', 'module', 'require', outputText)(module.exports, module, require);
+  return module.exports;
+});
+
+/** Config keys a test may override; values go through the same validation as the environment. */
+export type ConfigOverrides = Partial<Record<keyof AppConfig, unknown>>;
+
+type NativeInjectOptions = Exclude<Parameters<NestFastifyApplication['inject']>[0], string>;
+type NativeResponse = Awaited<ReturnType<NestFastifyApplication['inject']>>;
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
+
+export interface InjectRequest {
+  method?: Method;
+  url: string;
+  /** Query parameters, appended to `url`. */
+  query?: Record<string, string | string[]>;
+  headers?: NativeInjectOptions['headers'];
+  /** An object is sent as JSON; a string or Buffer is sent as is (set content-type yourself). */
+  payload?: object | string | Buffer;
+}
+
+export interface InjectResponse<T> {
+  status: number;
+  headers: NativeResponse['headers'];
+  /** The parsed JSON body, or undefined when the response is not JSON (or empty). */
+  body: T;
+  /** The raw body text. */
+  text: string;
+  raw: NativeResponse;
+}
+
+export type Inject = <T = any>(request: InjectRequest | string) => Promise<InjectResponse<T>>;
+
+export interface BootedApp {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  /** The fake clock the app runs on, when one was given. */
+  clock: FakeClock | undefined;
+  inject: Inject;
+  close(): Promise<void>;
+}
+
+export interface BootOptions {
+  /** Replaces the app's Clock so that expiry is tested by advancing time, never by sleeping. */
+  clock?: FakeClock;
+}
+
+/**
+ * Boots the whole API in-process, exactly as main.ts does (same module, adapter and setup),
+ * without listening on a port: requests go through Fastify's inject (light-my-request).
+ * Logs are silent unless `log_level` is overridden.
+ */
+export async function bootApp(overrides: ConfigOverrides = {}, opts: BootOptions = {}): Promise<BootedApp> {
+  const config = loadConfig({ overrides: { log_level: 'silent', ...overrides } });
+  let builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] });
+  if (opts.clock) builder = builder.overrideProvider(Clock).useValue(opts.clock);
+  const moduleRef = await builder.compile();
+
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(config), {
+    logger: config.log_level === 'silent' ? false : undefined,
+  });
+  configureApp(app);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+
+  const inject: Inject = async <T>(request: InjectRequest | string): Promise<InjectResponse<T>> => {
+    const req: InjectRequest = typeof request === 'string' ? { url: request } : request;
+    const options: NativeInjectOptions = {
+      method: req.method ?? 'GET',
+      url: req.url,
+      headers: req.headers,
+    };
+    if (req.query) options.query = req.query;
+    if (req.payload !== undefined) options.payload = req.payload;
+    const raw = await app.inject(options);
+    const type = String(raw.headers['content-type'] ?? '');
+    const body = (type.includes('json') && raw.body.length > 0 ? JSON.parse(raw.body) : undefined) as T;
+    return { status: raw.statusCode, headers: raw.headers, body, text: raw.body, raw };
+  };
+
+  return { app, config, clock: opts.clock, inject, close: () => app.close() };
+}
