@@ -1,4 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { plainToInstance, Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsObject, IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
 
@@ -16,10 +17,12 @@ const MAX_SCRIPT = 100_000;
  * instantiated as this class, so the `type` check is what rejects it.
  */
 export class RenderActionBaseDto {
+  @ApiProperty({ enum: ACTION_TYPES, description: 'selects the action' })
   @IsIn(ACTION_TYPES)
   type: ActionType;
 
   /** Per-action limit (default 5000 ms, never beyond the render's remaining hard cap). */
+  @ApiPropertyOptional({ description: "this action's time limit (default 5000; the render's hard cap still applies)" })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -29,37 +32,58 @@ export class RenderActionBaseDto {
 
 export class WaitForCssActionDto extends RenderActionBaseDto {
   declare type: 'wait_for_css';
-  @IsString() @Length(1, MAX_SELECTOR) css: string;
+  @ApiProperty({ example: '#main' }) @IsString() @Length(1, MAX_SELECTOR) css: string;
 }
 
 export class WaitForJsActionDto extends RenderActionBaseDto {
   declare type: 'wait_for_js';
-  @IsString() @Length(1, MAX_SCRIPT) expr: string;
+  @ApiProperty({ description: 'JS expression polled until truthy', example: 'window.ready === true' })
+  @IsString()
+  @Length(1, MAX_SCRIPT)
+  expr: string;
 }
 
 export class ScrollActionDto extends RenderActionBaseDto {
   declare type: 'scroll';
-  @IsInt() @Min(1) @Max(1000) steps: number;
+  @ApiProperty({ minimum: 1, maximum: 1000 }) @IsInt() @Min(1) @Max(1000) steps: number;
   /** Default: one viewport height. */
-  @IsOptional() @IsInt() @Min(1) @Max(100_000) step_px?: number;
-  @IsOptional() @IsInt() @Min(0) @Max(10_000) delay_ms?: number;
+  @ApiPropertyOptional({ description: 'default: one viewport height' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  step_px?: number;
+  @ApiPropertyOptional({ description: 'pause after each step (default 100)' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  delay_ms?: number;
 }
 
 export class JsActionDto extends RenderActionBaseDto {
   declare type: 'js';
-  @IsString() @Length(1, MAX_SCRIPT) code: string;
+  @ApiProperty({ description: 'script run in the page; a resulting promise is awaited' })
+  @IsString()
+  @Length(1, MAX_SCRIPT)
+  code: string;
 }
 
 export class ClickActionDto extends RenderActionBaseDto {
   declare type: 'click';
-  @IsString() @Length(1, MAX_SELECTOR) css: string;
+  @ApiProperty({ example: '#main' }) @IsString() @Length(1, MAX_SELECTOR) css: string;
 }
 
 export class TypeActionDto extends RenderActionBaseDto {
   declare type: 'type';
-  @IsString() @Length(1, MAX_SELECTOR) css: string;
-  @IsString() @Length(0, MAX_SCRIPT) text: string;
-  @IsOptional() @IsInt() @Min(0) @Max(1000) delay_ms?: number;
+  @ApiProperty({ example: '#main' }) @IsString() @Length(1, MAX_SELECTOR) css: string;
+  @ApiProperty() @IsString() @Length(0, MAX_SCRIPT) text: string;
+  @ApiPropertyOptional({ description: 'delay between key presses' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  delay_ms?: number;
 }
 
 export type RenderActionDto =
@@ -78,6 +102,9 @@ const ACTION_CLASSES: Record<ActionType, new () => RenderActionBaseDto> = {
   click: ClickActionDto,
   type: TypeActionDto,
 };
+
+/** The concrete action classes, e.g. for `@ApiExtraModels(...RENDER_ACTION_CLASSES)` to document each shape. */
+export const RENDER_ACTION_CLASSES = Object.values(ACTION_CLASSES);
 
 /**
  * Instantiates each tagged object as the class its `type` names (the base class when the
