@@ -1,18 +1,26 @@
 import { ValidationPipe, VersioningType } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { genRequestId } from './common/request-id';
-import { HttpExceptionFilter } from './common/http-exception.filter';
+import { errorBody, HttpExceptionFilter } from './common/http-exception.filter';
 import { AppConfig } from './config/app-config';
 
 export function createAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.body_limit_bytes,
+    // Session ids are up to 128 characters; longer ones must reach validation for a clear 400.
+    maxParamLength: 1024,
     genReqId: genRequestId,
     requestIdHeader: false,
     // The 503 while closing lets load balancers move on during a graceful shutdown.
     return503OnClosing: true,
+    // Errors Fastify answers before routing (a malformed path) get the API's error shape too.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      void reply.status(status).header('x-request-id', request.id).send(errorBody(status, error.message, request.id));
+    },
   });
 }
 

@@ -8,24 +8,6 @@ import { AppConfig, loadConfig } from '../../src/config/app-config';
 
 export { FakeClock };
 
-/*
- * @fastify/static (loaded by SwaggerModule.setup for /docs) requires content-disposition@3,
- * which is ESM-only. Node >= 20.19 can require() it, but Jest's module loader cannot (before
- * Node 24.9), so the real app would exit at start-up inside Jest. Give Jest a CommonJS build
- * of the very same file, compiled on the fly with TypeScript: same code, other module format.
- */
-jest.mock('content-disposition', () => {
-  const fs = jest.requireActual<typeof import('node:fs')>('node:fs');
-  const ts = jest.requireActual<typeof import('typescript')>('typescript');
-  const file = require.resolve('content-disposition');
-  const { outputText } = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
-  });
-  const module = { exports: {} as Record<string, unknown> };
-  new Function('exports', 'module', 'require', outputText)(module.exports, module, require);
-  return module.exports;
-});
-
 /** Config keys a test may override; values go through the same validation as the environment. */
 export type ConfigOverrides = Partial<Record<keyof AppConfig, unknown>>;
 
