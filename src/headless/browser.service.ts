@@ -98,6 +98,11 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
         headless: true,
         args: CHROMIUM_ARGS,
         timeout: LAUNCH_TIMEOUT_MS,
+        // Playwright would kill Chromium on these signals before in-flight renders could drain;
+        // the application's shutdown hooks close it instead (and Playwright still kills it on exit).
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
       });
     } catch (error) {
       this.logger.error(`cannot launch Chromium at ${this.config.chromium_path}: ${describe(error)}`);

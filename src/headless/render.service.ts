@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { BrowserContext, errors, Page } from 'playwright-core';
 import { AppConfig } from '../config/app-config';
 import { runActions, scrollPage } from './actions';
@@ -14,6 +14,7 @@ const DRAIN_GRACE_MS = 1000;
 
 @Injectable()
 export class RenderService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('HeadlessRender');
   private readonly limiter: ConcurrencyLimiter;
   private draining = false;
 
@@ -64,7 +65,12 @@ export class RenderService implements BeforeApplicationShutdown {
   /** Refuses new renders, then waits (bounded by the longest possible render) for in-flight ones. */
   async beforeApplicationShutdown(): Promise<void> {
     this.draining = true;
-    await this.limiter.whenIdle(this.config.render_timeout_ms + DRAIN_GRACE_MS);
+    const { running, queued } = this.limiter;
+    if (running + queued === 0) return;
+    this.logger.log(`draining ${running} running and ${queued} queued renders`);
+    if (!(await this.limiter.whenIdle(this.config.render_timeout_ms + DRAIN_GRACE_MS))) {
+      this.logger.warn('renders still running after the drain period; closing anyway');
+    }
   }
 
   private async execute(request: RenderRequestDto, deadline: Deadline, signal: AbortSignal): Promise<RenderResponse> {

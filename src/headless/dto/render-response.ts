@@ -13,6 +13,7 @@ export interface RenderResponse {
   /** The same artifacts again, in riptide-headless's nested shape. */
   artifacts: { screenshot_b64: string | null; mhtml_b64: string | null };
   session_id: string | null;
+  /** From getting a render slot to the answer; time spent queued is not included. */
   render_time_ms: number;
   /** Type names of the actions that completed, in order. */
   actions_executed: ActionType[];
