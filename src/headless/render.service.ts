@@ -40,7 +40,8 @@ export class RenderService implements BeforeApplicationShutdown {
       hardCapMs,
     );
     const onCancel = (): void => abort.abort(cancel?.reason);
-    cancel?.addEventListener('abort', onCancel, { once: true });
+    if (cancel?.aborted) onCancel();
+    else cancel?.addEventListener('abort', onCancel, { once: true });
     try {
       const release = await this.limiter.acquire(abort.signal);
       const work = this.execute(request, deadline, abort.signal).finally(release);
