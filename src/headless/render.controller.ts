@@ -1,7 +1,8 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { BrowserService } from './browser.service';
-import { HealthResponse, RenderRequestDto, RenderResponse, SESSION_ID_PATTERN } from './dto';
+import { SESSION_ID_PATTERN } from '../session/session';
+import { HealthResponse, RenderRequestDto, RenderResponse } from './dto';
 import { RenderError } from './errors';
 import { RenderService } from './render.service';
 

@@ -1,5 +1,6 @@
-import { Controller, HttpCode, Post, Req, UseGuards, Body } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { RENDER_ACTION_CLASSES } from '../headless/dto';
 import type { FastifyRequest } from 'fastify';
 import { RequestLimitGuard, reservationOf } from '../session/request-limit.guard';
 import { toSessionResponse } from '../session/dto/session.response';
@@ -8,6 +9,7 @@ import { RenderRequestGuard } from './render-request.guard';
 import { RpcClient } from './rpc-client.service';
 
 @ApiTags('render')
+@ApiExtraModels(...RENDER_ACTION_CLASSES)
 @Controller({ path: 'render', version: '1' })
 export class RenderController {
   constructor(private readonly rpc: RpcClient) {}

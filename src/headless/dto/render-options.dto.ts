@@ -1,18 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
-  IsIn,
-  IsNumber,
+  IsObject,
   IsOptional,
-  IsString,
   IsInt,
   Max,
-  MaxLength,
   Min,
-  ValidateNested,
 } from 'class-validator';
 import { MAX_DURATION_MS } from './render-action.dto';
 
@@ -30,38 +25,42 @@ export class RenderArtifactsDto {
   @ApiPropertyOptional({ description: 'MHTML snapshot, base64' }) @IsOptional() @IsBoolean() mhtml?: boolean;
 }
 
-/** Playwright's storageState() cookie, as it exports it. */
+/** Playwright's storageState() cookie, as it exports it (documentation of the shape). */
 export class StorageStateCookieDto {
-  @ApiProperty() @IsString() @MaxLength(4096) name: string;
-  @ApiProperty() @IsString() @MaxLength(16_384) value: string;
-  @ApiProperty() @IsString() @MaxLength(1024) domain: string;
-  @ApiProperty() @IsString() @MaxLength(4096) path: string;
+  @ApiProperty() name: string;
+  @ApiProperty() value: string;
+  @ApiProperty() domain: string;
+  @ApiProperty() path: string;
   /** Unix seconds; -1 for a session cookie. */
-  @ApiProperty() @IsNumber() expires: number;
-  @ApiProperty() @IsBoolean() httpOnly: boolean;
-  @ApiProperty() @IsBoolean() secure: boolean;
+  @ApiProperty() expires: number;
+  @ApiProperty() httpOnly: boolean;
+  @ApiProperty() secure: boolean;
   @ApiProperty({ enum: ['Strict', 'Lax', 'None'] })
-  @IsIn(['Strict', 'Lax', 'None']) sameSite: 'Strict' | 'Lax' | 'None';
+  sameSite: 'Strict' | 'Lax' | 'None';
 }
 
 export class LocalStorageEntryDto {
-  @ApiProperty() @IsString() name: string;
-  @ApiProperty() @IsString() value: string;
+  @ApiProperty() name: string;
+  @ApiProperty() value: string;
 }
 
 export class StorageStateOriginDto {
-  @ApiProperty() @IsString() @MaxLength(2048) origin: string;
+  @ApiProperty() origin: string;
   @ApiProperty({ type: () => [LocalStorageEntryDto] })
-  @IsArray() @ValidateNested({ each: true }) @Type(() => LocalStorageEntryDto) localStorage: LocalStorageEntryDto[];
+  localStorage: LocalStorageEntryDto[];
 }
 
-/** Cookies and localStorage of a browser context (Playwright's storageState format). */
+/**
+ * Cookies and localStorage of a browser context (Playwright's storageState format). Only the
+ * outline is checked here: the state is whatever Playwright exported (newer versions add
+ * fields), and Playwright validates it again when it restores a context from it.
+ */
 export class StorageStateDto {
   @ApiProperty({ type: () => [StorageStateCookieDto] })
-  @IsArray() @ArrayMaxSize(10_000) @ValidateNested({ each: true }) @Type(() => StorageStateCookieDto)
+  @IsArray() @ArrayMaxSize(10_000) @IsObject({ each: true })
   cookies: StorageStateCookieDto[];
 
   @ApiProperty({ type: () => [StorageStateOriginDto] })
-  @IsArray() @ArrayMaxSize(1_000) @ValidateNested({ each: true }) @Type(() => StorageStateOriginDto)
+  @IsArray() @ArrayMaxSize(1_000) @IsObject({ each: true })
   origins: StorageStateOriginDto[];
 }

@@ -62,7 +62,9 @@ describe('RenderRequestDto', () => {
     [{ url: 'http://a.test/', timeouts: { hard_cap_ms: 0 } }, /^timeouts\.hard_cap_ms /],
     [{ url: 'http://a.test/', timeouts: { total_ms: 5 } }, /^timeouts\.property total_ms should not exist/],
     [{ url: 'http://a.test/', artifacts: { screenshot: 'yes' } }, /^artifacts\.screenshot /],
-    [{ url: 'http://a.test/', storage_state: { cookies: [{ name: 'a' }], origins: [] } }, /^storage_state\.cookies\.0\./],
+    [{ url: 'http://a.test/', storage_state: { cookies: 'sid=1', origins: [] } }, /^storage_state\.cookies /],
+    [{ url: 'http://a.test/', storage_state: { cookies: [5], origins: [] } }, /^storage_state\.each value in cookies /],
+    [{ url: 'http://a.test/', storage_state: { cookies: [] } }, /^storage_state\.origins /],
   ])('rejects %j naming the field', async (body, pattern) => {
     const found = await messages(body);
     expect(found.some((m) => pattern.test(m))).toBe(true);

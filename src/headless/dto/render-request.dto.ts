@@ -1,10 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { SESSION_ID_PATTERN } from '../../session/session';
 import { IsRenderActions, RenderActionBaseDto, RenderActionDto } from './render-action.dto';
 import { RenderArtifactsDto, RenderTimeoutsDto, StorageStateDto } from './render-options.dto';
 
-export const SESSION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** `POST /render` body (riptide-headless field names, plus `storage_state`). */
 export class RenderRequestDto {
