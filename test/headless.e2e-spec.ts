@@ -154,6 +154,23 @@ describe('headless renderer (real Chromium)', () => {
     expect(anonymous.body.html).toContain('<pre id="token">null</pre>');
   });
 
+  it('keeps a session tab between renders (sessionStorage survives), but starts over after a failed one', async () => {
+    const set = await r.post({
+      url: site.url('/static'),
+      session_id: 'e2e-tab',
+      actions: [{ type: 'js', code: "sessionStorage.setItem('step', 'one')" }],
+    });
+    expect(set.status).toBe(200);
+    const readBack = { type: 'js', code: "document.body.dataset.step = String(sessionStorage.getItem('step'))" };
+    const next = await r.post({ url: site.url('/static'), session_id: 'e2e-tab', actions: [readBack] });
+    expect(next.body.html).toContain('data-step="one"');
+
+    const failed = await r.post({ url: site.url('/slow?ms=3000'), session_id: 'e2e-tab', timeouts: { hard_cap_ms: 500 } });
+    expect(failed.status).toBe(504);
+    const after = await r.post({ url: site.url('/static'), session_id: 'e2e-tab', actions: [readBack] });
+    expect(after.body.html).toContain('data-step="null"');
+  });
+
   it('exports storage_state and restores it into a cold context', async () => {
     const login = await r.post({ url: site.url('/login'), session_id: 'e2e-carol' });
     const state = login.body.storage_state as StorageState;

@@ -17,6 +17,11 @@ export class RenderService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('HeadlessRender');
   private readonly limiter: ConcurrencyLimiter;
   private draining = false;
+  /**
+   * One parked page per warm session context, reused by its next render like a browser tab:
+   * opening a page costs more than navigating one, and the tab keeps sessionStorage too.
+   */
+  private readonly parkedPages = new WeakMap<BrowserContext, Page>();
 
   constructor(
     private readonly config: AppConfig,
@@ -82,11 +87,12 @@ export class RenderService implements BeforeApplicationShutdown {
     signal.addEventListener('abort', closePage, { once: true });
 
     let lease: ContextLease<BrowserContext> | undefined;
+    let completed = false;
     try {
       lease = sessionId
         ? await this.browsers.leaseSession(sessionId, request.storage_state)
         : await this.browsers.leaseThrowaway();
-      page = await lease.context.newPage();
+      page = sessionId ? await this.takePage(lease.context) : await lease.context.newPage();
       if (signal.aborted) throw signal.reason;
 
       await this.navigate(page, request, deadline);
@@ -103,6 +109,7 @@ export class RenderService implements BeforeApplicationShutdown {
         : null;
       const mhtml = request.artifacts?.mhtml ? await captureMhtml(lease.context, page) : null;
       const storageState = sessionId ? await lease.context.storageState() : null;
+      completed = !signal.aborted;
 
       return {
         final_url: finalUrl,
@@ -121,9 +128,24 @@ export class RenderService implements BeforeApplicationShutdown {
       throw this.classify(error, signal, request);
     } finally {
       signal.removeEventListener('abort', closePage);
-      await page?.close().catch(() => undefined);
+      // A page left mid-way by a failure is in an unknown state: only a clean one is parked.
+      if (!(completed && sessionId && lease && page && this.park(lease.context, page))) {
+        await page?.close().catch(() => undefined);
+      }
       lease?.release();
     }
+  }
+
+  private takePage(context: BrowserContext): Promise<Page> {
+    const parked = this.parkedPages.get(context);
+    this.parkedPages.delete(context);
+    return parked && !parked.isClosed() ? Promise.resolve(parked) : context.newPage();
+  }
+
+  private park(context: BrowserContext, page: Page): boolean {
+    if (page.isClosed() || this.parkedPages.has(context)) return false;
+    this.parkedPages.set(context, page);
+    return true;
   }
 
   private async navigate(page: Page, request: RenderRequestDto, deadline: Deadline): Promise<void> {
