@@ -166,6 +166,34 @@ describe('POST /v1/render against a real renderer and Chromium', () => {
   });
 });
 
+describe('several renderers', () => {
+  it("moves a session to another renderer when its own is down, restoring its browser state there", async () => {
+    const site = await startSite('127.0.0.2');
+    const renderers = [await startRenderer(), await startRenderer()];
+    const api = await bootApp({ headless_urls: renderers.map((r) => r.url), render_allowed_hosts: ['127.0.0.2'] });
+    const contexts = async (r: (typeof renderers)[number]) => (await (await fetch(`${r.url}/healthz`)).json()).contexts;
+    try {
+      const render = (url: string) => api.inject({ method: 'POST', url: '/v1/render', payload: { url, session_id: 'mover' } });
+      expect((await render(site.url('/login'))).status).toBe(200);
+      const counts = await Promise.all(renderers.map(contexts));
+      expect(counts.sort()).toEqual([0, 1]);
+      const home = renderers[(await contexts(renderers[0])) === 1 ? 0 : 1];
+      const other = renderers.find((r) => r !== home)!;
+
+      await home.app.close();
+      const moved = await render(site.url('/whoami'));
+      expect(moved.status).toBe(200);
+      expect(moved.body.html).toContain('sid=abc123');
+      expect(moved.body.html).toContain('<pre id="token">t-123</pre>');
+      expect(await contexts(other)).toBe(1);
+    } finally {
+      await api.close();
+      await Promise.all(renderers.map((r) => r.app.close()));
+      await site.close();
+    }
+  });
+});
+
 describe('renderer failures', () => {
   it('answers 503 quickly when no renderer is reachable, and records it', async () => {
     const api = await bootApp({ headless_urls: ['http://127.0.0.1:9'], render_allowed_hosts: ['127.0.0.2'] });

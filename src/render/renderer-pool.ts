@@ -46,7 +46,7 @@ export class RendererPool implements OnApplicationShutdown {
       const urls = this.config.headless_urls.length > 0 ? this.config.headless_urls : [this.embedded.url()];
       this.renderers = urls.map((url) => ({
         url: url.replace(/\/+$/, ''),
-        pool: new Pool(url, { connections: 128, keepAliveTimeout: 30_000, pipelining: 1 }),
+        pool: new Pool(url, { connections: 128, keepAliveTimeout: 30_000, connect: { timeout: 2000 } }),
         breaker: new CircuitBreaker(),
       }));
     }

@@ -1,0 +1,50 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { loadConfig } from '../config/app-config';
+import { SessionCleanupService } from './session-cleanup.service';
+import type { SessionStore } from './session.store';
+
+describe('SessionCleanupService', () => {
+  const config = loadConfig({ env: {}, overrides: { session_cleanup_interval_seconds: 7 } });
+  let scheduler: SchedulerRegistry;
+  let sweeps: number;
+  let release: (() => void) | null;
+  const store = {
+    cleanupExpired: () =>
+      new Promise<number>((resolve) => {
+        sweeps++;
+        release = () => resolve(2);
+      }),
+  } as unknown as SessionStore;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    scheduler = new SchedulerRegistry();
+    sweeps = 0;
+    release = null;
+  });
+  afterEach(() => jest.useRealTimers());
+
+  it('registers its interval with the configured period and sweeps on it', () => {
+    const service = new SessionCleanupService(store, scheduler, config);
+    service.onApplicationBootstrap();
+    expect(scheduler.getIntervals()).toEqual(['session-cleanup']);
+    jest.advanceTimersByTime(6999);
+    expect(sweeps).toBe(0);
+    jest.advanceTimersByTime(1);
+    expect(sweeps).toBe(1);
+    service.onModuleDestroy();
+    expect(scheduler.getIntervals()).toEqual([]);
+  });
+
+  it('joins a sweep in progress instead of starting a second one', async () => {
+    const service = new SessionCleanupService(store, scheduler, config);
+    const first = service.sweep();
+    const second = service.sweep();
+    expect(sweeps).toBe(1);
+    release!();
+    await expect(first).resolves.toBe(2);
+    await expect(second).resolves.toBe(2);
+    void service.sweep();
+    expect(sweeps).toBe(2);
+  });
+});
