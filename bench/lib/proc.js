@@ -1,0 +1,199 @@
+'use strict';
+/**
+ * Child processes for the benchmarks: servers and measurement children pinned to one core
+ * with `taskset`, free loopback ports, waiting for a port, stopping cleanly.
+ */
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const LOOPBACK = '127.0.0.1';
+/** Core of the load generator / orchestrator and core of the measured process. */
+const LOADER_CPU = 0;
+const SERVER_CPU = 1;
+
+/** Children still running, killed if the orchestrator exits or is interrupted. */
+const live = new Set();
+function killAll() {
+  for (const child of live) child.kill('SIGKILL');
+}
+process.on('exit', killAll);
+
+let tasksetChecked;
+/** True when `taskset` exists and this machine has the two cores the pinning uses. */
+function canPin() {
+  if (tasksetChecked === undefined) {
+    const probe = spawnSync('taskset', ['-c', String(SERVER_CPU), 'true'], { stdio: 'ignore' });
+    tasksetChecked = probe.status === 0 && os.cpus().length >= 2;
+  }
+  return tasksetChecked;
+}
+
+/** The CPU list a process may run on, from /proc (Linux), or null. */
+function cpusAllowed(pid = 'self') {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return /^Cpus_allowed_list:\s*(.+)$/m.exec(status)?.[1].trim() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+let ticks;
+function clockTicks() {
+  if (ticks === undefined) {
+    const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    ticks = Number(out.stdout) > 0 ? Number(out.stdout) : 100;
+  }
+  return ticks;
+}
+
+/** CPU time (ms, user+system) a process has used so far, from /proc/<pid>/stat, or null. */
+function cpuTimeMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11], fields[12] are utime and stime (fields 14 and 15 of stat(5)) in clock ticks.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Scheduler statistics of a process's main thread (/proc/<pid>/schedstat): time run on a CPU
+ * and time spent runnable but waiting for one (ms). The wait is the noise indicator: on a
+ * shared machine other processes on the same core show up there. Null where unavailable.
+ */
+function schedStat(pid = 'self') {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return { runMs: run / 1e6, waitMs: wait / 1e6 };
+  } catch {
+    return null;
+  }
+}
+
+/** A port that was free on the loopback interface a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `node <args>` pinned to `cpu` (when pinning is possible). Output goes to `logFile`
+ * (or is ignored), never through a pipe the orchestrator would have to drain on its core;
+ * with `captureStdout` the child's stdout is piped instead (for small result lines).
+ */
+function spawnNode({ args, env = {}, cpu = SERVER_CPU, logFile = null, captureStdout = false, nodeFlags = [] }) {
+  const fullEnv = { ...process.env, ...env };
+  for (const [key, value] of Object.entries(fullEnv)) if (value === undefined) delete fullEnv[key];
+  const logFd = logFile ? fs.openSync(logFile, 'w') : 'ignore';
+  const stdio = ['ignore', captureStdout ? 'pipe' : logFd, logFd];
+  const nodeArgs = [...nodeFlags, ...args];
+  const pinned = canPin();
+  const child = pinned
+    ? spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeArgs], { env: fullEnv, stdio })
+    : spawn(process.execPath, nodeArgs, { env: fullEnv, stdio });
+  if (typeof logFd === 'number') fs.closeSync(logFd);
+  child.pinnedTo = pinned ? cpu : null;
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.logFile = logFile;
+  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return child;
+}
+
+/** Resolves once `port` accepts TCP connections; rejects on timeout or if `child` exits first. */
+async function waitForPort(port, { child = null, timeoutMs = 20000, host = LOOPBACK } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let exited = null;
+  child?.exited.then((how) => (exited = how));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`process exited (${exited.code ?? exited.signal}) before listening on ${port}${logTail(child)}`);
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect({ port, host });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms${logTail(child)}`);
+}
+
+/** SIGTERM, then SIGKILL if the process is still there after `graceMs`. */
+async function stop(child, graceMs = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+/** The last lines of a child's log file, for error messages. */
+function logTail(child, lines = 15) {
+  if (!child?.logFile) return '';
+  try {
+    const text = fs.readFileSync(child.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return text ? `\n--- ${child.logFile} (tail) ---\n${text}` : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Runs a measurement child (`node <flags> <script> <args>`, pinned to the server core) that
+ * prints one line `BENCH_RESULT <json>` on stdout; resolves with the parsed JSON.
+ */
+async function runMeasurementChild({ script, args = [], nodeFlags = [], env = {}, timeoutMs = 120000, logFile }) {
+  const child = spawnNode({ args: [script, ...args], nodeFlags, env, captureStdout: true, logFile });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => (out += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const { code, signal } = await child.exited;
+  clearTimeout(timer);
+  const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  if (code !== 0 || !line) {
+    throw new Error(
+      `${path.basename(script)} ${args.join(' ')} failed (${signal ?? `exit ${code}`})\n${out.trim()}${logTail(child)}`,
+    );
+  }
+  return { ...JSON.parse(line.slice('BENCH_RESULT '.length)), pinned_cpu: child.pinnedTo };
+}
+
+/** In a measurement child: hands the result to the orchestrator. */
+function emitResult(result) {
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+module.exports = {
+  LOOPBACK,
+  LOADER_CPU,
+  SERVER_CPU,
+  canPin,
+  killAll,
+  cpusAllowed,
+  cpuTimeMs,
+  schedStat,
+  freePort,
+  spawnNode,
+  waitForPort,
+  stop,
+  logTail,
+  runMeasurementChild,
+  emitResult,
+};
