@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule } from 'nestjs-pino';
+import { loggerFor } from './common/logger';
 import { CommonModule } from './common/common.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
@@ -15,16 +16,9 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.log_level,
-            // Fastify's genReqId already set req.id (see common/request-id.ts).
-            genReqId: (req) => (req as { id?: string }).id ?? '',
-            customProps: (req) => ({ request_id: (req as { id?: string }).id }),
-            autoLogging: { ignore: (req) => req.url?.startsWith('/health') ?? false },
-            redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
-          },
-        }),
+        // Request logging is Fastify's own (see app.setup.ts): nestjs-pino's per-request
+        // middleware and AsyncLocalStorage cost more than the rest of a session read.
+        LoggerModule.forRoot({ pinoHttp: { logger: loggerFor(config) }, useExisting: true, forRoutes: [] }),
         ScheduleModule.forRoot(),
         CommonModule,
         SessionModule,

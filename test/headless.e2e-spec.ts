@@ -169,6 +169,7 @@ describe('headless renderer (real Chromium)', () => {
     expect(failed.status).toBe(504);
     const after = await r.post({ url: site.url('/static'), session_id: 'e2e-tab', actions: [readBack] });
     expect(after.body.html).toContain('data-step="null"');
+    await fetch(`${r.base}/sessions/e2e-tab`, { method: 'DELETE' });
   });
 
   it('exports storage_state and restores it into a cold context', async () => {

@@ -1,0 +1,35 @@
+import { FastifyReply, FastifyRequest, LogController } from 'fastify';
+import pino, { Logger } from 'pino';
+import type { AppConfig } from '../config/app-config';
+
+const loggers = new WeakMap<AppConfig, Logger>();
+
+/**
+ * The one pino logger of an API instance (one per config object, so the Fastify adapter and
+ * the Nest module built from the same config share it). Fastify gives each request a child
+ * carrying `request_id`; Nest's own logging (nestjs-pino) writes through the same instance.
+ */
+export function loggerFor(config: AppConfig): Logger {
+  let logger = loggers.get(config);
+  if (!logger) {
+    logger = pino({ level: config.log_level, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] });
+    loggers.set(config, logger);
+  }
+  return logger;
+}
+
+/** Fastify's request log lines: one compact line per request when it completes. */
+export class RequestLogController extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'request_id' });
+  }
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (request.url.startsWith('/health')) return;
+    const line = { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
+}
