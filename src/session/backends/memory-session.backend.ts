@@ -13,7 +13,9 @@ import {
   SessionConfig,
   SessionPatch,
 } from '../session';
+import { smallestByKey } from './page-selection';
 import { CreateOutcome, PatchOutcome, ReserveOutcome, SessionBackend, SessionPage } from './session-backend';
+import { ShardedMap } from './sharded-map';
 
 /** Entries handled between two yields to the event loop during a sweep. */
 const SWEEP_SLICE = 2048;
@@ -54,7 +56,7 @@ class Entry {
  */
 @Injectable()
 export class MemorySessionBackend implements SessionBackend {
-  private readonly tenants = new Map<string, Map<string, Entry>>();
+  private readonly tenants = new Map<string, ShardedMap<Entry>>();
   private readonly buckets = new Map<number, Entry[]>();
   /** Configs are shared between sessions that use the same values (most use the default). */
   private readonly configs = new Map<string, SessionConfig>();
@@ -176,16 +178,14 @@ export class MemorySessionBackend implements SessionBackend {
   async list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage> {
     const sessions = this.tenants.get(tenant);
     if (!sessions) return { items: [], after: null };
-    const candidates: Entry[] = [];
+    const { page, more } = smallestByKey(this.listable(sessions, now, after), (entry) => entry.id, limit);
+    return { items: page.map(snapshot), after: more ? page[page.length - 1].id : null };
+  }
+
+  private *listable(sessions: ShardedMap<Entry>, now: number, after: string | null): IterableIterator<Entry> {
     for (const entry of sessions.values()) {
-      if ((after === null || entry.id > after) && !isExpired(entry.expiresAt, now)) candidates.push(entry);
+      if ((after === null || entry.id > after) && !isExpired(entry.expiresAt, now)) yield entry;
     }
-    candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const page = candidates.slice(0, limit);
-    return {
-      items: page.map(snapshot),
-      after: candidates.length > limit ? page[page.length - 1].id : null,
-    };
   }
 
   async storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null> {
@@ -260,7 +260,11 @@ export class MemorySessionBackend implements SessionBackend {
     const entry = new Entry(init.tenant, init.id, now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
     if (init.metadata && Object.keys(init.metadata).length > 0) entry.metadata = { ...init.metadata };
     if (sessions) sessions.set(entry.id, entry);
-    else this.tenants.set(entry.tenant, new Map([[entry.id, entry]]));
+    else {
+      const created = new ShardedMap<Entry>();
+      created.set(entry.id, entry);
+      this.tenants.set(entry.tenant, created);
+    }
     this.file(entry, Math.floor(entry.expiresAt / BUCKET_MS));
     this.size++;
     this.sumCreatedAt += now;
