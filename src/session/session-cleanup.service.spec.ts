@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { loadConfig } from '../config/app-config';
 import { SessionCleanupService } from './session-cleanup.service';
@@ -15,6 +16,8 @@ describe('SessionCleanupService', () => {
         release = () => resolve(2);
       }),
   } as unknown as SessionStore;
+
+  beforeAll(() => Logger.overrideLogger(false));
 
   beforeEach(() => {
     jest.useFakeTimers();
