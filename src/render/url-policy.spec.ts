@@ -45,9 +45,12 @@ describe('UrlPolicy', () => {
     'http://192.168.0.1/',
     'http://[fd00:ec2::254]/',
     'http://0.0.0.0/',
-    'http://nxdomain.test/',
   ])('refuses %s with 422', async (url) => {
     expect(await statusOf(policy().check(url))).toBe(422);
+  });
+
+  it('answers 502 for a host that does not resolve', async () => {
+    expect(await statusOf(policy().check('http://nxdomain.test/'))).toBe(502);
   });
 
   it('answers 400 for something that is not a URL', async () => {

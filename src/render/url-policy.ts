@@ -1,4 +1,4 @@
-import { BadRequestException, HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { BadGatewayException, BadRequestException, HttpException, HttpStatus, Injectable } from '@nestjs/common';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { AppConfig } from '../config/app-config';
@@ -68,7 +68,7 @@ export class UrlPolicy {
     this.resolver = resolver;
   }
 
-  /** Throws 400 for a malformed URL, 422 for a refused one. Returns the parsed URL. */
+  /** Throws 400 for a malformed URL, 422 for a refused one, 502 for a host that does not resolve. */
   async check(raw: string): Promise<URL> {
     let url: URL;
     try {
@@ -97,7 +97,8 @@ export class UrlPolicy {
       if (addresses.length === 0) throw new Error('no addresses');
       return addresses;
     } catch {
-      throw refused(`url host '${host}' does not resolve`);
+      // Not a refusal: the address is unknown, so the page cannot be fetched (as a browser would say).
+      throw new BadGatewayException(`url host '${host}' does not resolve`);
     }
   }
 
