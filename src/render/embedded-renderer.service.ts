@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AddressInfo } from 'node:net';
 import { AppConfig } from '../config/app-config';
@@ -15,11 +16,15 @@ export class EmbeddedRenderer implements OnModuleInit, OnApplicationShutdown {
   private app: NestFastifyApplication | null = null;
   private address: string | null = null;
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    private readonly appLogger: PinoLogger,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     if (this.config.headless_urls.length > 0) return;
-    this.app = await createHeadlessApp(this.config);
+    // Same log stream and format as the API: one process, one log.
+    this.app = await createHeadlessApp(this.config, { logger: this.appLogger });
     await this.app.listen(this.config.headless_port, this.config.headless_host);
     const { port } = this.app.getHttpServer().address() as AddressInfo;
     this.address = `http://${this.config.headless_host}:${port}`;
