@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
+import { closeConnectionsOnShutdown } from './common/drain';
 import { loggerFor, RequestLogController } from './common/logger';
 import { genRequestId } from './common/request-id';
 import { errorBody, HttpExceptionFilter } from './common/http-exception.filter';
@@ -46,6 +47,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     reply.header('x-request-id', request.id);
     done();
   });
+  closeConnectionsOnShutdown(fastify);
   app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(

@@ -224,3 +224,28 @@ describe('embedded renderer (no HEADLESS_URLS)', () => {
     }
   });
 });
+
+describe('graceful shutdown', () => {
+  it('finishes an in-flight render, then stops accepting and closes the renderer', async () => {
+    const site = await startSite('127.0.0.2');
+    const api = await bootApp({ headless_port: 0, render_allowed_hosts: ['127.0.0.2'] });
+    try {
+      await api.app.listen(0, '127.0.0.1');
+      const base = await api.app.getUrl();
+      const pending = fetch(`${base}/v1/render`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: site.url('/slow?ms=1500'), session_id: 'bye' }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const closing = api.close();
+      const res = await pending;
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('slept 1500');
+      await closing;
+      await expect(fetch(`${base}/v1/sessions`)).rejects.toThrow();
+    } finally {
+      await site.close();
+    }
+  });
+});

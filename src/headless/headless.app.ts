@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { ConsoleLogger, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { closeConnectionsOnShutdown } from '../common/drain';
 import { AppConfig } from '../config/app-config';
 import { HeadlessExceptionFilter } from './headless-exception.filter';
 import { HeadlessModule } from './headless.module';
@@ -50,12 +51,12 @@ export async function createHeadlessApp(
   });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HeadlessExceptionFilter());
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', async (request, reply) => {
-      reply.header('x-request-id', request.id);
-    });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
+  closeConnectionsOnShutdown(fastify);
   await app.init();
   return app;
 }
