@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { MemorySessionBackend } from './backends/memory-session.backend';
+import { RedisSessionBackend } from './backends/redis-session.backend';
 import { SESSION_BACKEND, SessionBackend } from './backends/session-backend';
 import { SessionCleanupService } from './session-cleanup.service';
 import { SessionStore } from './session.store';
@@ -11,7 +12,7 @@ function createBackend(config: AppConfig): SessionBackend {
     case 'memory':
       return new MemorySessionBackend();
     case 'redis':
-      throw new Error('config error: SESSION_BACKEND (session_backend) redis is not available in this build yet');
+      return new RedisSessionBackend({ url: config.redis_url });
   }
 }
 

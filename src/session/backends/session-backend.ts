@@ -1,3 +1,4 @@
+import { ServiceUnavailableException } from '@nestjs/common';
 import type {
   BackendMetrics,
   CapacityLimits,
@@ -6,6 +7,17 @@ import type {
   Session,
   SessionPatch,
 } from '../session';
+
+/**
+ * The backend cannot serve now (Redis unreachable, timing out, loading): the API answers 503
+ * "session backend unavailable" through its ordinary exception filter, and the cause is kept
+ * for logs. Backends throw it from any operation, and from ping().
+ */
+export class BackendUnavailableError extends ServiceUnavailableException {
+  constructor(cause?: Error) {
+    super('session backend unavailable', { cause });
+  }
+}
 
 /** Injection token for the configured SessionBackend. */
 export const SESSION_BACKEND = Symbol('SESSION_BACKEND');

@@ -1,0 +1,429 @@
+import { Logger, LoggerService, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import Redis, { ReplyError, type RedisOptions } from 'ioredis';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import {
+  BackendMetrics,
+  CapacityLimits,
+  GLOBAL_RENDER_SAMPLES,
+  METADATA_MAX_KEYS,
+  NewSession,
+  RenderRecord,
+  Session,
+  SESSION_RENDER_SAMPLES,
+  SessionPatch,
+} from '../session';
+import { SESSION_SCRIPTS, SessionScriptName } from './lua/session-scripts';
+import {
+  BackendUnavailableError,
+  CreateOutcome,
+  PatchOutcome,
+  ReserveOutcome,
+  SessionBackend,
+  SessionPage,
+} from './session-backend';
+
+export interface RedisSessionBackendOptions {
+  /** redis:// or rediss:// URL; a path selects the database (redis://host:6379/3). */
+  url: string;
+  /** Prefix of every key this backend writes. Default "riptide:". */
+  prefix?: string;
+  /** A command without a reply after this long fails (503). Default 2000 ms. */
+  commandTimeoutMs?: number;
+  /** Connecting (and each reconnection attempt) gives up after this long. Default 2000 ms. */
+  connectTimeoutMs?: number;
+  /** Longest pause between reconnection attempts. Default 1000 ms. */
+  maxReconnectDelayMs?: number;
+  /** How long Redis keeps a session's keys after expires_at (absorbs clock skew). Default 60 s. */
+  keyTtlGraceMs?: number;
+  /** Index entries handled per sweep script; the sweep yields between batches. Default 500. */
+  sweepBatch?: number;
+  logger?: LoggerService;
+}
+
+/** Reply errors that mean "Redis cannot serve now", as opposed to a bad command or script. */
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM|MISCONF)\b/;
+
+type RawSession = [string[], string[], string[]];
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Sessions in Redis, shared by any number of API instances (DESIGN §4). Each operation is one
+ * Lua script (lua/session-scripts.ts has the key layout, the index design and the Cluster
+ * note), sent with EVALSHA by ioredis, which falls back to EVAL on NOSCRIPT.
+ *
+ * Failure behaviour: no offline queue and no retries of a command, so while Redis is away an
+ * operation fails at once (or after commandTimeoutMs when Redis hangs) with
+ * BackendUnavailableError, which the API answers with 503. A command that was in flight when
+ * the connection broke is failed, never resent: a reservation must not be applied twice. The
+ * client keeps reconnecting in the background, so the backend recovers by itself.
+ */
+export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnApplicationShutdown {
+  readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly graceMs: string;
+  private readonly sweepBatch: number;
+  private readonly connectTimeoutMs: number;
+  private readonly logger: LoggerService;
+  private readonly scripts: Record<SessionScriptName, ScriptFn>;
+  /** False from the first connection error until the next successful connection (for logging). */
+  private up = true;
+  private closed = false;
+
+  constructor(options: RedisSessionBackendOptions) {
+    this.prefix = options.prefix ?? 'riptide:';
+    if (/[{}]/.test(this.prefix)) throw new Error('redis key prefix must not contain braces (they are hash tags)');
+    this.graceMs = String(options.keyTtlGraceMs ?? 60_000);
+    this.sweepBatch = options.sweepBatch ?? 500;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+    this.logger = options.logger ?? new Logger(RedisSessionBackend.name);
+    const maxDelay = options.maxReconnectDelayMs ?? 1000;
+    const redisOptions: RedisOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      connectTimeout: this.connectTimeoutMs,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), maxDelay),
+      connectionName: 'riptide-api:sessions',
+    };
+    this.redis = new Redis(options.url, redisOptions);
+    for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) this.redis.defineCommand(name, definition);
+    this.scripts = this.redis as unknown as Record<SessionScriptName, ScriptFn>;
+    this.redis.on('error', (err: Error) => {
+      if (!this.up || this.closed) return;
+      this.up = false;
+      this.logger.warn(`session backend (redis) unavailable: ${err.message}; reconnecting`);
+    });
+    this.redis.on('ready', () => {
+      if (this.up) return;
+      this.up = true;
+      this.logger.log('session backend (redis) connected again');
+    });
+  }
+
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
+  /** Resolves once connected; rejects with BackendUnavailableError after `timeoutMs`. */
+  async ready(timeoutMs = this.connectTimeoutMs): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        this.redis.off('ready', onReady);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = (): void => done();
+      const timer = setTimeout(
+        () => done(new BackendUnavailableError(new Error(`not connected to redis after ${timeoutMs} ms`))),
+        timeoutMs,
+      );
+      this.redis.on('ready', onReady);
+    });
+  }
+
+  /** Waits for the first connection, but starts anyway: requests get 503 until Redis is there. */
+  async onModuleInit(): Promise<void> {
+    try {
+      await this.ready();
+    } catch {
+      this.logger.warn('session backend (redis) not reachable at start; serving 503 until it is');
+    }
+  }
+
+  /**
+   * Closes the connection. At application shutdown rather than module destroy: Nest destroys
+   * modules before the HTTP server has drained, and requests still in flight need Redis.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.redis.status === 'ready') {
+      await this.redis.quit().catch(() => this.redis.disconnect());
+    } else {
+      this.redis.disconnect();
+    }
+  }
+
+  async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
+    const reply = (await this.run('rtCreate', init.tenant, init.id, now, insertArgs(init, limits))) as unknown[];
+    switch (reply[0]) {
+      case 'created':
+      case 'exists':
+        return { kind: reply[0], session: toSession(init.tenant, init.id, reply[1] as RawSession) };
+      default:
+        return refusal(reply);
+    }
+  }
+
+  async get(tenant: string, id: string, now: number): Promise<Session | null> {
+    return this.maybeSession(tenant, id, await this.run('rtGet', tenant, id, now, []));
+  }
+
+  async touch(tenant: string, id: string, now: number): Promise<Session | null> {
+    return this.maybeSession(tenant, id, await this.run('rtTouch', tenant, id, now, []));
+  }
+
+  async reserveRequest(
+    tenant: string,
+    id: string,
+    now: number,
+    createWith?: { init: NewSession; limits: CapacityLimits },
+  ): Promise<ReserveOutcome> {
+    if (createWith && (createWith.init.tenant !== tenant || createWith.init.id !== id)) {
+      throw new Error('reserveRequest: createWith must describe the same tenant and id');
+    }
+    const extra = createWith ? ['1', ...insertArgs(createWith.init, createWith.limits)] : ['0'];
+    const reply = (await this.run('rtReserve', tenant, id, now, extra)) as unknown[];
+    switch (reply[0]) {
+      case 'reserved':
+        return {
+          kind: 'reserved',
+          session: toSession(tenant, id, reply[1] as RawSession),
+          created: Number(reply[2]) === 1,
+          storageState: Number(reply[3]) === 1 ? String(reply[4]) : null,
+        };
+      case 'limit':
+        return { kind: 'limit', session: toSession(tenant, id, reply[1] as RawSession) };
+      case 'not_found':
+        return { kind: 'not_found' };
+      default:
+        return refusal(reply);
+    }
+  }
+
+  async recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
+    const state = record.storageState;
+    const stateOp = state === undefined ? 'keep' : state === null ? 'del' : 'set';
+    const reply = await this.run('rtRecord', tenant, id, now, [
+      record.url,
+      String(record.renderTimeMs),
+      record.error === null ? '0' : '1',
+      record.error ?? '',
+      stateOp,
+      state ?? '',
+      String(-SESSION_RENDER_SAMPLES),
+      String(-GLOBAL_RENDER_SAMPLES),
+    ]);
+    return this.maybeSession(tenant, id, reply);
+  }
+
+  async update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome> {
+    const opt = (value: number | boolean | undefined): string =>
+      value === undefined ? '' : typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
+    const args = [
+      String(METADATA_MAX_KEYS),
+      opt(patch.ttlSeconds),
+      opt(patch.autoRenew),
+      opt(patch.maxRequests),
+      opt(patch.trackMetrics),
+    ];
+    if (patch.metadata === null) args.push('1', '0');
+    else {
+      const entries = Object.entries(patch.metadata ?? {});
+      args.push('0', String(entries.length));
+      for (const [key, value] of entries) args.push(key, value === null ? 'd' : 's', value ?? '');
+    }
+    const reply = (await this.run('rtUpdate', tenant, id, now, args)) as unknown[];
+    switch (reply[0]) {
+      case 'updated':
+        return { kind: 'updated', session: toSession(tenant, id, reply[1] as RawSession) };
+      case 'metadata_limit':
+        return { kind: 'metadata_limit', keys: Number(reply[1]) };
+      default:
+        return { kind: 'not_found' };
+    }
+  }
+
+  async remove(tenant: string, id: string, now: number): Promise<boolean> {
+    return Number(await this.run('rtRemove', tenant, id, now, [])) === 1;
+  }
+
+  async list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage> {
+    checkTenant(tenant);
+    const t = `{${tenant}}`;
+    const budget = limit + 1000;
+    const reply = (await this.call('rtList', [
+      `${this.prefix}ids:${t}`,
+      `${this.prefix}exp:${t}`,
+      this.prefix,
+      tenant,
+      timeArg(now),
+      limit,
+      after ?? '',
+      budget,
+    ])) as [[...RawSession, string][], number, string];
+    const items = reply[0].map(([flat, metadata, times, sid]) => toSession(tenant, sid, [flat, metadata, times]));
+    return { items, after: Number(reply[1]) === 1 ? String(reply[2]) : null };
+  }
+
+  async storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null> {
+    const reply = (await this.run('rtStorageState', tenant, id, now, [])) as unknown[];
+    if (Number(reply[0]) !== 1) return null;
+    return { state: Number(reply[1]) === 1 ? String(reply[2]) : null };
+  }
+
+  async sweep(now: number): Promise<number> {
+    let expired = 0;
+    for (;;) {
+      const [examined, removed] = (await this.call('rtSweep', [
+        `${this.prefix}exp`,
+        `${this.prefix}stats`,
+        this.prefix,
+        timeArg(now),
+        this.sweepBatch,
+      ])) as [number, number];
+      expired += Number(removed);
+      if (Number(examined) < this.sweepBatch) return expired;
+      await yieldToEventLoop();
+    }
+  }
+
+  async metrics(now: number): Promise<BackendMetrics> {
+    // The sweep first keeps sum_created exact: it only counts sessions still in the index.
+    await this.sweep(now);
+    const [live, statsFlat, recent] = (await this.call('rtMetrics', [
+      `${this.prefix}exp`,
+      `${this.prefix}stats`,
+      `${this.prefix}times`,
+      timeArg(now),
+    ])) as [number, string[], string[]];
+    const stats = toRecord(statsFlat);
+    const num = (field: string): number => Number(stats[field] ?? 0);
+    return {
+      activeSessions: Number(live),
+      totalRequests: num('requests'),
+      totalRenderTimeMs: num('render_ms'),
+      renderCount: num('renders'),
+      sumCreatedAt: num('sum_created'),
+      recentRenderTimes: recent.map(Number),
+      createdTotal: num('created'),
+      expiredTotal: num('expired'),
+      removedTotal: num('removed'),
+    };
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.redis.ping();
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** The nine keys of a per-session script (see lua/session-scripts.ts). */
+  sessionKeys(tenant: string, id: string): string[] {
+    checkTenant(tenant);
+    if (/[{}|]/.test(id)) throw new Error(`session id '${id}' cannot be stored in redis (braces or '|')`);
+    const p = this.prefix;
+    const tag = `{${tenant}:${id}}`;
+    return [
+      `${p}sess:${tag}`,
+      `${p}meta:${tag}`,
+      `${p}times:${tag}`,
+      `${p}state:${tag}`,
+      `${p}ids:{${tenant}}`,
+      `${p}exp:{${tenant}}`,
+      `${p}exp`,
+      `${p}stats`,
+      `${p}times`,
+    ];
+  }
+
+  private run(name: SessionScriptName, tenant: string, id: string, now: number, args: string[]): Promise<unknown> {
+    return this.call(name, [...this.sessionKeys(tenant, id), tenant, id, timeArg(now), this.graceMs, ...args]);
+  }
+
+  private async call(name: SessionScriptName, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.scripts[name](...args);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  private maybeSession(tenant: string, id: string, reply: unknown): Session | null {
+    const raw = reply as RawSession | [];
+    return raw.length === 0 ? null : toSession(tenant, id, raw as RawSession);
+  }
+}
+
+/** A connection-level failure (or Redis refusing to serve) becomes a 503; anything else is a bug. */
+export function translate(err: unknown): Error {
+  if (err instanceof BackendUnavailableError) return err;
+  if (err instanceof ReplyError) {
+    return UNAVAILABLE_REPLY.test((err as Error).message) ? new BackendUnavailableError(err as Error) : (err as Error);
+  }
+  return new BackendUnavailableError(err instanceof Error ? err : new Error(String(err)));
+}
+
+function checkTenant(tenant: string): void {
+  // ':' separates tenant and id inside the hash tag; braces would end the tag; '|' the index member.
+  if (/[{}|:]/.test(tenant)) throw new Error(`tenant '${tenant}' cannot be stored in redis`);
+}
+
+/** Times are whole milliseconds on the wire (the index member parses them as digits). */
+const timeArg = (now: number): string => String(Math.floor(now));
+
+function insertArgs(init: NewSession, limits: CapacityLimits): string[] {
+  const { config } = init;
+  const metadata = Object.entries(init.metadata ?? {});
+  return [
+    String(config.ttlSeconds),
+    config.autoRenew ? '1' : '0',
+    String(config.maxRequests),
+    config.trackMetrics ? '1' : '0',
+    String(limits.maxSessions),
+    String(limits.maxPerTenant),
+    String(metadata.length),
+    ...metadata.flat(),
+  ];
+}
+
+function refusal(reply: unknown[]): { kind: 'tenant_quota' | 'capacity'; live: number; max: number } {
+  const kind = reply[0];
+  if (kind !== 'tenant_quota' && kind !== 'capacity') throw new Error(`unexpected reply from redis: ${String(kind)}`);
+  return { kind, live: Number(reply[1]), max: Number(reply[2]) };
+}
+
+function toRecord(flat: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    // A metadata key may be "__proto__" (JSON.parse makes it an own property); keep it one.
+    if (flat[i] === '__proto__') {
+      Object.defineProperty(record, flat[i], { value: flat[i + 1], enumerable: true, writable: true, configurable: true });
+    } else record[flat[i]] = flat[i + 1];
+  }
+  return record;
+}
+
+function toSession(tenant: string, id: string, [sessionFlat, metadataFlat, times]: RawSession): Session {
+  const h = toRecord(sessionFlat);
+  return {
+    tenant,
+    id,
+    createdAt: Number(h.c),
+    lastAccessed: Number(h.a),
+    expiresAt: Number(h.e),
+    config: {
+      ttlSeconds: Number(h.ttl),
+      autoRenew: h.ar === '1',
+      maxRequests: Number(h.mr),
+      trackMetrics: h.tm === '1',
+    },
+    requestCount: Number(h.rq),
+    errorCount: Number(h.er),
+    lastUrl: h.lu ?? null,
+    lastError: h.le ?? null,
+    totalRenderTimeMs: Number(h.trt),
+    renderCount: Number(h.rn),
+    renderTimes: times.map(Number),
+    metadata: toRecord(metadataFlat),
+  };
+}
