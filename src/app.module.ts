@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule } from 'nestjs-pino';
+import { AuthModule } from './auth/auth.module';
 import { loggerFor } from './common/logger';
 import { CommonModule } from './common/common.module';
 import { AppConfig } from './config/app-config';
@@ -21,6 +22,7 @@ export class AppModule {
         LoggerModule.forRoot({ pinoHttp: { logger: loggerFor(config) }, useExisting: true, forRoutes: [] }),
         ScheduleModule.forRoot(),
         CommonModule,
+        AuthModule,
         SessionModule,
         RenderModule,
       ],

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { AppConfig } from '../config/app-config';
+import { ApiKeyGuard } from './api-key.guard';
+import { ApiKeyRing } from './api-keys';
+
+/** API keys and tenants (DESIGN §5): the key ring from API_KEYS and the global guard. */
+@Module({
+  providers: [
+    { provide: ApiKeyRing, useFactory: (config: AppConfig) => new ApiKeyRing(config.api_keys), inject: [AppConfig] },
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+  ],
+  exports: [ApiKeyRing],
+})
+export class AuthModule {}
