@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
+import { setSecurityHeaders } from './auth/security-headers';
 import { closeConnectionsOnShutdown } from './common/drain';
 import { loggerFor, RequestLogController } from './common/logger';
 import { genRequestId } from './common/request-id';
@@ -23,6 +24,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     // Errors Fastify answers before routing (a malformed path) get the API's error shape too.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const status = error.statusCode ?? 400;
+      setSecurityHeaders(request.url, reply); // no hooks run for these
       void reply.status(status).header('x-request-id', request.id).send(errorBody(status, error.message, request.id));
     },
   });
@@ -42,9 +44,11 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   );
   app.useGlobalFilters(new HttpExceptionFilter());
   const fastify = app.getHttpAdapter().getInstance();
-  // Callback style: an async hook would cost a promise per request.
+  // Callback style: an async hook would cost a promise per request. Headers set here are on
+  // every answer: handlers, errors, 404s.
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    setSecurityHeaders(request.url, reply);
     done();
   });
   closeConnectionsOnShutdown(fastify);
