@@ -65,7 +65,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   private readonly connectTimeoutMs: number;
   private readonly logger: LoggerService;
   private readonly scripts: Record<SessionScriptName, ScriptFn>;
-  /** False from the first connection error until the next successful connection (for logging). */
+  /** False from a lost connection until the next successful one: one log line per outage. */
   private up = true;
   private closed = false;
 
@@ -89,10 +89,13 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     this.redis = new Redis(options.url, redisOptions);
     for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) this.redis.defineCommand(name, definition);
     this.scripts = this.redis as unknown as Record<SessionScriptName, ScriptFn>;
-    this.redis.on('error', (err: Error) => {
+    // Without an 'error' listener ioredis would print every failed reconnection attempt.
+    let lastError = 'connection closed';
+    this.redis.on('error', (err: Error) => (lastError = err.message));
+    this.redis.on('reconnecting', () => {
       if (!this.up || this.closed) return;
       this.up = false;
-      this.logger.warn(`session backend (redis) unavailable: ${err.message}; reconnecting`);
+      this.logger.warn(`session backend (redis) unavailable: ${lastError}; reconnecting`);
     });
     this.redis.on('ready', () => {
       if (this.up) return;
@@ -141,14 +144,18 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     await this.close();
   }
 
+  /** Closes the connection (QUIT, so replies in flight still arrive) and stops reconnecting. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.redis.status === 'end') return;
+    const ended = new Promise<void>((resolve) => this.redis.once('end', () => resolve()));
     if (this.redis.status === 'ready') {
       await this.redis.quit().catch(() => this.redis.disconnect());
     } else {
       this.redis.disconnect();
     }
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 
   async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
@@ -286,14 +293,22 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   }
 
   async metrics(now: number): Promise<BackendMetrics> {
-    // The sweep first keeps sum_created exact: it only counts sessions still in the index.
-    await this.sweep(now);
-    const [live, statsFlat, recent] = (await this.call('rtMetrics', [
-      `${this.prefix}exp`,
-      `${this.prefix}stats`,
-      `${this.prefix}times`,
-      timeArg(now),
-    ])) as [number, string[], string[]];
+    // The script sweeps a batch first (sum_created must cover live sessions only); only when
+    // more is due than one batch does it take more than one round trip.
+    let reply: [number, number?, string[]?, string[]?];
+    for (;;) {
+      reply = (await this.call('rtMetrics', [
+        `${this.prefix}exp`,
+        `${this.prefix}stats`,
+        `${this.prefix}times`,
+        this.prefix,
+        timeArg(now),
+        this.sweepBatch,
+      ])) as typeof reply;
+      if (Number(reply[0]) === 1) break;
+      await this.sweep(now);
+    }
+    const [, live, statsFlat, recent] = reply as [number, number, string[], string[]];
     const stats = toRecord(statsFlat);
     const num = (field: string): number => Number(stats[field] ?? 0);
     return {
@@ -319,21 +334,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
 
   /** The nine keys of a per-session script (see lua/session-scripts.ts). */
   sessionKeys(tenant: string, id: string): string[] {
-    checkTenant(tenant);
-    if (/[{}|]/.test(id)) throw new Error(`session id '${id}' cannot be stored in redis (braces or '|')`);
-    const p = this.prefix;
-    const tag = `{${tenant}:${id}}`;
-    return [
-      `${p}sess:${tag}`,
-      `${p}meta:${tag}`,
-      `${p}times:${tag}`,
-      `${p}state:${tag}`,
-      `${p}ids:{${tenant}}`,
-      `${p}exp:{${tenant}}`,
-      `${p}exp`,
-      `${p}stats`,
-      `${p}times`,
-    ];
+    return sessionKeys(this.prefix, tenant, id);
   }
 
   private run(name: SessionScriptName, tenant: string, id: string, now: number, args: string[]): Promise<unknown> {
@@ -361,6 +362,27 @@ export function translate(err: unknown): Error {
     return UNAVAILABLE_REPLY.test((err as Error).message) ? new BackendUnavailableError(err as Error) : (err as Error);
   }
   return new BackendUnavailableError(err instanceof Error ? err : new Error(String(err)));
+}
+
+/**
+ * The KEYS of a per-session script: the session's own four keys, all under the hash tag
+ * {tenant:id} (one Cluster slot), then the tenant's two index keys and the three global keys.
+ */
+export function sessionKeys(prefix: string, tenant: string, id: string): string[] {
+  checkTenant(tenant);
+  if (/[{}|]/.test(id)) throw new Error(`session id '${id}' cannot be stored in redis (braces or '|')`);
+  const tag = `{${tenant}:${id}}`;
+  return [
+    `${prefix}sess:${tag}`,
+    `${prefix}meta:${tag}`,
+    `${prefix}times:${tag}`,
+    `${prefix}state:${tag}`,
+    `${prefix}ids:{${tenant}}`,
+    `${prefix}exp:{${tenant}}`,
+    `${prefix}exp`,
+    `${prefix}stats`,
+    `${prefix}times`,
+  ];
 }
 
 function checkTenant(tenant: string): void {

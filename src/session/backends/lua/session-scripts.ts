@@ -109,7 +109,8 @@ local function reply(flat)
 end
 
 -- Creates the session from ARGV[o..]: ttl, auto_renew, max_requests, track_metrics,
--- max_sessions, max_per_tenant, metadata pair count, then the pairs. Returns a refusal or nil.
+-- max_sessions, max_per_tenant, metadata pair count, then the pairs. Returns a refusal, or nil
+-- and the new session (whose keys the caller still gives their TTL).
 local function insert(o)
   local max_tenant = tonumber(ARGV[o + 5])
   local in_tenant = redis.call('ZCOUNT', K_TEXP, '(' .. NOW_S, '+inf')
@@ -131,8 +132,7 @@ local function insert(o)
   set_expiry(s, NOW + tonumber(ttl) * 1000)
   redis.call('HINCRBY', K_STATS, 'created', 1)
   redis.call('HINCRBY', K_STATS, 'sum_created', NOW_S)
-  keep_until_expiry(s)
-  return nil
+  return nil, s
 end
 `;
 
@@ -142,8 +142,9 @@ const perSession = (body: string): string => `${PRELUDE}\n${body}`;
 const CREATE = perSession(`
 local s, flat = live()
 if s then return { 'exists', reply(flat) } end
-local refused = insert(5)
+local refused, created = insert(5)
 if refused then return refused end
+keep_until_expiry(created)
 return { 'created', reply() }
 `);
 
@@ -182,7 +183,8 @@ local max = tonumber(s.mr)
 if max > 0 and tonumber(s.rq) >= max then return { 'limit', reply() } end
 redis.call('HINCRBY', K_SESS, 'rq', 1)
 redis.call('HINCRBY', K_STATS, 'requests', 1)
-touch(s)
+-- A session created just now is already touched (last_accessed = now, expires_at = now + ttl).
+if created == 0 then touch(s) end
 keep_until_expiry(s)
 local state = redis.call('GET', K_STATE)
 if state then return { 'reserved', reply(), created, 1, state } end
@@ -322,47 +324,59 @@ return { items, more, last }
 `;
 
 /**
- * KEYS: exp (global), stats. ARGV: prefix, now, batch. Removes up to `batch` index entries
- * that are due (expires_at <= now) with their keys, and counts them as expired.
- * -> {examined, expired}
+ * Removes up to `batch` global index entries that are due (expires_at <= now), with their keys
+ * and tenant index entries, and counts them as expired. Returns how many entries it examined.
  */
-const SWEEP = `
-local gexp, stats = KEYS[1], KEYS[2]
-local prefix, now_s = ARGV[1], ARGV[2]
-local now = tonumber(now_s)
-local due = redis.call('ZRANGEBYSCORE', gexp, '-inf', now_s, 'LIMIT', 0, tonumber(ARGV[3]))
-local expired = 0
-for _, member in ipairs(due) do
-  local created, sid, tenant = string.match(member, '^(%d+)|([^|]*)|(.*)$')
-  if not created then
-    redis.call('ZREM', gexp, member)
-  else
-    local tag = '{' .. tenant .. ':' .. sid .. '}'
-    local sess = prefix .. 'sess:' .. tag
-    local current = redis.call('HMGET', sess, 'c', 'e')
-    if current[1] == created and tonumber(current[2]) > now then
-      -- Not due after all (cannot happen while every expiry change re-scores; kept safe).
-      redis.call('ZADD', gexp, current[2], member)
-    else
+const SWEEP_BATCH = `
+local function sweep_batch(gexp, stats, prefix, now_s, batch)
+  local now = tonumber(now_s)
+  local due = redis.call('ZRANGEBYSCORE', gexp, '-inf', now_s, 'LIMIT', 0, batch)
+  local expired = 0
+  for _, member in ipairs(due) do
+    local created, sid, tenant = string.match(member, '^(%d+)|([^|]*)|(.*)$')
+    if not created then
       redis.call('ZREM', gexp, member)
-      -- Its keys, unless the id now belongs to a newer session (this entry outlived its keys).
-      if current[1] == created or not current[1] then
-        redis.call('DEL', sess, prefix .. 'meta:' .. tag, prefix .. 'times:' .. tag, prefix .. 'state:' .. tag)
-        redis.call('ZREM', prefix .. 'ids:{' .. tenant .. '}', sid)
-        redis.call('ZREM', prefix .. 'exp:{' .. tenant .. '}', sid)
+    else
+      local tag = '{' .. tenant .. ':' .. sid .. '}'
+      local sess = prefix .. 'sess:' .. tag
+      local current = redis.call('HMGET', sess, 'c', 'e')
+      if current[1] == created and tonumber(current[2]) > now then
+        -- Not due after all (cannot happen while every expiry change re-scores; kept safe).
+        redis.call('ZADD', gexp, current[2], member)
+      else
+        redis.call('ZREM', gexp, member)
+        -- Its keys, unless the id now belongs to a newer session (this entry outlived its keys).
+        if current[1] == created or not current[1] then
+          redis.call('DEL', sess, prefix .. 'meta:' .. tag, prefix .. 'times:' .. tag, prefix .. 'state:' .. tag)
+          redis.call('ZREM', prefix .. 'ids:{' .. tenant .. '}', sid)
+          redis.call('ZREM', prefix .. 'exp:{' .. tenant .. '}', sid)
+        end
+        redis.call('HINCRBY', stats, 'sum_created', '-' .. created)
+        expired = expired + 1
       end
-      redis.call('HINCRBY', stats, 'sum_created', '-' .. created)
-      expired = expired + 1
     end
   end
+  if expired > 0 then redis.call('HINCRBY', stats, 'expired', expired) end
+  return #due, expired
 end
-if expired > 0 then redis.call('HINCRBY', stats, 'expired', expired) end
-return { #due, expired }
 `;
 
-/** KEYS: exp (global), stats, times (global). ARGV: now. -> {live, stats, recent times} */
-const METRICS = `
-return { redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf'), redis.call('HGETALL', KEYS[2]),
+/** KEYS: exp (global), stats. ARGV: prefix, now, batch. -> {examined, expired} */
+const SWEEP = `${SWEEP_BATCH}
+local examined, expired = sweep_batch(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))
+return { examined, expired }
+`;
+
+/**
+ * KEYS: exp (global), stats, times (global). ARGV: prefix, now, batch. Sweeps one batch first,
+ * so that sum_created covers live sessions only; when more is due than one batch, answers {0}
+ * and the caller sweeps the rest and asks again. -> {1, live, stats, recent times} | {0}
+ */
+const METRICS = `${SWEEP_BATCH}
+local batch = tonumber(ARGV[3])
+local examined = sweep_batch(KEYS[1], KEYS[2], ARGV[1], ARGV[2], batch)
+if examined >= batch then return { 0 } end
+return { 1, redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf'), redis.call('HGETALL', KEYS[2]),
   redis.call('LRANGE', KEYS[3], 0, -1) }
 `;
 
