@@ -6,6 +6,7 @@ import { loggerFor } from './common/logger';
 import { CommonModule } from './common/common.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { HealthModule } from './health/health.module';
 import { RenderModule } from './render/render.module';
 import { SessionModule } from './session/session.module';
 
@@ -25,6 +26,7 @@ export class AppModule {
         AuthModule,
         SessionModule,
         RenderModule,
+        HealthModule,
       ],
     };
   }
