@@ -7,6 +7,7 @@ import { CommonModule } from './common/common.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { RenderModule } from './render/render.module';
 import { SessionModule } from './session/session.module';
 
@@ -27,6 +28,7 @@ export class AppModule {
         SessionModule,
         RenderModule,
         HealthModule,
+        MetricsModule,
       ],
     };
   }

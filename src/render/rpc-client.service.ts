@@ -6,12 +6,14 @@ import {
   Injectable,
   Logger,
   OnModuleInit,
+  Optional,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { DEFAULT_TENANT } from '../auth/tenant.decorator';
+import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
 import { Session } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { Renderer, RendererPool } from './renderer-pool';
@@ -58,6 +60,7 @@ export class RpcClient implements OnModuleInit {
     private readonly sessions: SessionStore,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    @Optional() private readonly metrics?: RenderMetricsRecorder,
   ) {}
 
   onModuleInit(): void {
@@ -141,8 +144,14 @@ export class RpcClient implements OnModuleInit {
     return Math.min(config.timeouts?.hard_cap_ms ?? this.config.render_timeout_ms, this.config.render_timeout_ms);
   }
 
+  /** Every render goes through here: timed by outcome for /metrics. */
+  private send(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
+    const send = () => this.sendInOrder(key, body, requestId, hardCapMs);
+    return this.metrics ? this.metrics.timeRender(send) : send();
+  }
+
   /** Tries renderers in rank order, moving on only when one could not be reached at all. */
-  private async send(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
+  private async sendInOrder(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
     const payload = JSON.stringify(body);
     for (const renderer of this.renderers.rank(key)) {
       if (!renderer.breaker.allows(this.clock.now())) continue;
@@ -156,6 +165,7 @@ export class RpcClient implements OnModuleInit {
         this.logger.warn({ renderer: renderer.url, err: err.message }, 'renderer unreachable');
       }
     }
+    this.metrics?.transportError('no_renderer');
     throw new ServiceUnavailableException('no renderer is available');
   }
 
@@ -182,6 +192,7 @@ export class RpcClient implements OnModuleInit {
       throw this.transportError(err, timeout);
     }
     if (response.statusCode === 200) return parsed as RendererResult;
+    this.metrics?.rendererError((parsed as RendererErrorBody | null)?.kind);
     throw rendererError(response.statusCode, parsed as RendererErrorBody);
   }
 
@@ -189,11 +200,14 @@ export class RpcClient implements OnModuleInit {
     const { code, name, cause } = err as { code?: string; name?: string; cause?: { code?: string } };
     const errno = code ?? cause?.code;
     if (errno === 'ECONNREFUSED' || errno === 'UND_ERR_CONNECT_TIMEOUT' || errno === 'ENOTFOUND' || errno === 'EHOSTUNREACH') {
+      this.metrics?.transportError('unreachable');
       return new Unreachable(`${errno}`);
     }
     if (name === 'TimeoutError' || name === 'AbortError' || errno === 'UND_ERR_HEADERS_TIMEOUT' || errno === 'UND_ERR_BODY_TIMEOUT') {
+      this.metrics?.transportError('rpc_timeout');
       return new GatewayTimeoutException(`render timed out after ${timeout} ms`);
     }
+    this.metrics?.transportError('connection');
     return new BadGatewayException(`renderer connection failed: ${errno ?? (err as Error).message}`);
   }
 }

@@ -1,6 +1,7 @@
-import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, Optional } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
+import { SessionMetricsRecorder } from '../metrics/session-metrics.recorder';
 import { Clock } from '../common/clock';
 import {
   CapacityLimits,
@@ -55,7 +56,9 @@ export class SessionStore {
     @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
     private readonly clock: Clock,
     private readonly appConfig: AppConfig,
+    @Optional() private readonly recorder?: SessionMetricsRecorder,
   ) {
+    if (recorder) this.backend = recorder.instrument(backend);
     this.defaults = {
       ttlSeconds: appConfig.session_default_ttl_seconds,
       autoRenew: true,
@@ -122,8 +125,10 @@ export class SessionStore {
     });
     switch (outcome.kind) {
       case 'reserved':
+        this.recorder?.sessionRequest();
         return { session: outcome.session, storageState: outcome.storageState };
       case 'limit':
+        this.recorder?.limitRejection('request_limit');
         throw new RequestLimitReached(outcome.session.requestCount, outcome.session.config.maxRequests);
       case 'not_found':
         return this.notFound(id);
@@ -146,7 +151,8 @@ export class SessionStore {
   }
 
   cleanupExpired(): Promise<number> {
-    return this.backend.sweep(this.clock.now());
+    const sweep = () => this.backend.sweep(this.clock.now());
+    return this.recorder ? this.recorder.timeCleanup(sweep) : sweep();
   }
 
   async metrics(): Promise<SessionMetrics> {
@@ -196,6 +202,7 @@ export class SessionStore {
   }
 
   private refuse(outcome: { kind: 'tenant_quota' | 'capacity'; live: number; max: number }): never {
+    this.recorder?.limitRejection(outcome.kind);
     throw outcome.kind === 'tenant_quota'
       ? tenantQuotaReached(outcome.live, outcome.max)
       : capacityReached(outcome.live, outcome.max);
