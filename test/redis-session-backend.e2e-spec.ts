@@ -365,10 +365,17 @@ describeOutage('redis session backend when Redis goes away (private redis-server
       expect(down.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable', message: 'session backend unavailable' });
       const put = await app.inject({ method: 'PUT', url: '/v1/sessions/h2' });
       expect(put.status).toBe(503);
+      // Readiness is red for the backend too (the renderer here is never healthy).
+      const ready = await app.inject({ url: '/health/ready' });
+      expect(ready.status).toBe(503);
+      expect(ready.body.error?.session_backend).toMatchObject({ status: 'down', backend: 'redis' });
+      expect(ready.body.error?.session_backend.message).toMatch(/^unreachable: (ENOTCONN|ECONNREFUSED|ECONNRESET|ETIMEDOUT)$/);
 
       await server.start();
       await waitUntil(async () => (await app.inject({ method: 'PUT', url: '/v1/sessions/h' })).status === 201, 5000);
       expect((await app.inject({ url: '/v1/sessions/h' })).status).toBe(200);
+      const readyAgain = await app.inject({ url: '/health/ready' });
+      expect(readyAgain.body.details?.session_backend).toMatchObject({ status: 'up', backend: 'redis' });
     } finally {
       await app.close();
     }

@@ -6,22 +6,26 @@ import { BackendUnavailableError } from './session-backend';
 describe('RedisSessionBackend (no server needed)', () => {
   describe('error translation', () => {
     it('turns connection failures and timeouts into BackendUnavailableError (503)', () => {
-      for (const err of [
-        new Error('connect ECONNREFUSED 127.0.0.1:6379'),
-        new Error("Stream isn't writeable and enableOfflineQueue options is false"),
-        new Error('Command timed out'),
-        new Error('Connection is closed.'),
-      ]) {
-        const translated = translate(err);
+      const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
+      for (const [err, code] of [
+        [refused, 'ECONNREFUSED'],
+        [new Error("Stream isn't writeable and enableOfflineQueue options is false"), 'ENOTCONN'],
+        [new Error('Command timed out'), 'ETIMEDOUT'],
+        [new Error('Connection is closed.'), 'ENOTCONN'],
+      ] as const) {
+        const translated = translate(err) as BackendUnavailableError;
         expect(translated).toBeInstanceOf(BackendUnavailableError);
-        expect((translated as BackendUnavailableError).getStatus()).toBe(503);
+        expect(translated.getStatus()).toBe(503);
         expect(translated.message).toBe('session backend unavailable');
         expect(translated.cause).toBe(err);
+        expect(translated.code).toBe(code);
       }
     });
 
     it('treats "Redis cannot serve now" replies as unavailable, and other reply errors as bugs', () => {
-      expect(translate(new ReplyError('LOADING Redis is loading the dataset in memory'))).toBeInstanceOf(BackendUnavailableError);
+      const loading = translate(new ReplyError('LOADING Redis is loading the dataset in memory'));
+      expect(loading).toBeInstanceOf(BackendUnavailableError);
+      expect((loading as BackendUnavailableError).code).toBe('LOADING');
       expect(translate(new ReplyError("READONLY You can't write against a read only replica."))).toBeInstanceOf(BackendUnavailableError);
       const bug = new ReplyError('ERR user_script:1: Script attempted to access nonexistent global variable');
       expect(translate(bug)).toBe(bug);

@@ -68,6 +68,8 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   /** False from a lost connection until the next successful one: one log line per outage. */
   private up = true;
   private closed = false;
+  /** The last connection error (ECONNREFUSED…), the cause ping() reports while disconnected. */
+  private lastError: Error | null = null;
 
   constructor(options: RedisSessionBackendOptions) {
     this.prefix = options.prefix ?? 'riptide:';
@@ -90,14 +92,14 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) this.redis.defineCommand(name, definition);
     this.scripts = this.redis as unknown as Record<SessionScriptName, ScriptFn>;
     // Without an 'error' listener ioredis would print every failed reconnection attempt.
-    let lastError = 'connection closed';
-    this.redis.on('error', (err: Error) => (lastError = err.message));
+    this.redis.on('error', (err: Error) => (this.lastError = err));
     this.redis.on('reconnecting', () => {
       if (!this.up || this.closed) return;
       this.up = false;
-      this.logger.warn(`session backend (redis) unavailable: ${lastError}; reconnecting`);
+      this.logger.warn(`session backend (redis) unavailable: ${this.lastError?.message ?? 'connection closed'}; reconnecting`);
     });
     this.redis.on('ready', () => {
+      this.lastError = null;
       if (this.up) return;
       this.up = true;
       this.logger.log('session backend (redis) connected again');
@@ -325,6 +327,9 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   }
 
   async ping(): Promise<void> {
+    if (this.redis.status !== 'ready') {
+      throw translate(this.lastError ?? new Error(`redis connection is ${this.redis.status}`));
+    }
     try {
       await this.redis.ping();
     } catch (err) {
@@ -359,9 +364,14 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
 export function translate(err: unknown): Error {
   if (err instanceof BackendUnavailableError) return err;
   if (err instanceof ReplyError) {
-    return UNAVAILABLE_REPLY.test((err as Error).message) ? new BackendUnavailableError(err as Error) : (err as Error);
+    const refusal = UNAVAILABLE_REPLY.exec((err as Error).message);
+    return refusal ? new BackendUnavailableError(err as Error, refusal[1]) : (err as Error);
   }
-  return new BackendUnavailableError(err instanceof Error ? err : new Error(String(err)));
+  const cause = err instanceof Error ? err : new Error(String(err));
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code === 'string') return new BackendUnavailableError(cause, code);
+  // ioredis' own errors carry no errno: a timeout, or a connection that is closed or closing.
+  return new BackendUnavailableError(cause, /timed out/i.test(cause.message) ? 'ETIMEDOUT' : 'ENOTCONN');
 }
 
 /**

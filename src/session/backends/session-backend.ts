@@ -14,8 +14,12 @@ import type {
  * for logs. Backends throw it from any operation, and from ping().
  */
 export class BackendUnavailableError extends ServiceUnavailableException {
-  constructor(cause?: Error) {
+  /** A short reason for health bodies and logs: an errno-style code such as ECONNREFUSED. */
+  readonly code: string;
+
+  constructor(cause?: Error, code?: string) {
     super('session backend unavailable', { cause });
+    this.code = code ?? (cause as { code?: unknown } | undefined)?.code?.toString() ?? 'UNAVAILABLE';
   }
 }
 
