@@ -39,6 +39,24 @@ describe('SessionCleanupService', () => {
     expect(scheduler.getIntervals()).toEqual([]);
   });
 
+  it('survives a failing scheduled sweep (backend unavailable): logged, never an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failing = { cleanupExpired: () => Promise.reject(new Error('session backend unavailable')) } as unknown as SessionStore;
+      const service = new SessionCleanupService(failing, scheduler, config);
+      service.onApplicationBootstrap();
+      jest.advanceTimersByTime(7000);
+      jest.useRealTimers();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      service.onModuleDestroy();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('joins a sweep in progress instead of starting a second one', async () => {
     const service = new SessionCleanupService(store, scheduler, config);
     const first = service.sweep();

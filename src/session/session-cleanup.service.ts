@@ -18,7 +18,12 @@ export class SessionCleanupService implements OnApplicationBootstrap, OnModuleDe
   ) {}
 
   onApplicationBootstrap(): void {
-    const interval = setInterval(() => void this.sweep(), this.config.session_cleanup_interval_seconds * 1000);
+    // A failed sweep (the Redis backend unreachable) is logged in sweep(); here it must not
+    // become an unhandled rejection, which would end the process.
+    const interval = setInterval(
+      () => void this.sweep().catch(() => undefined),
+      this.config.session_cleanup_interval_seconds * 1000,
+    );
     interval.unref();
     this.scheduler.addInterval(JOB, interval);
   }
