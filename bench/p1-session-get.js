@@ -4,6 +4,10 @@
  * pino-http, pipes, filter, memory backend) against a bare Fastify server returning the same
  * JSON object. Both servers run pinned to the server core; autocannon runs in the orchestrator,
  * pinned to the loader core. Target: app req/s >= 0.70 x bare req/s, with LOG_LEVEL=warn.
+ *
+ * For information, a third server in the same rounds: a minimal NestJS app on the Fastify
+ * adapter (servers/bare-nest.js, one controller, nothing else), so the ratios app / bare-nest
+ * and bare-nest / bare Fastify show how much of the gap is Nest's own floor.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,8 +18,9 @@ const { figure } = require('./lib/report');
 const ROOT = path.resolve(__dirname, '..');
 const MAIN = path.join(ROOT, 'dist', 'main.js');
 const BARE = path.join(__dirname, 'servers', 'bare-fastify.js');
+const BARE_NEST = path.join(__dirname, 'servers', 'bare-nest.js');
 const TARGET_RATIO = 0.7;
-/** Measured runs per server (warn app and bare), alternated. */
+/** Measured runs per server (warn app, bare, bare-nest), alternated. */
 const ROUNDS = 2;
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -62,10 +67,10 @@ async function startApp(logLevel, tmpDir) {
   return { child, port, logFile, base: `http://${LOOPBACK}:${port}` };
 }
 
-async function startBare(bodyFile) {
+async function startBare(bodyFile, script = BARE) {
   const port = await freePort();
-  const child = spawnNode({ args: [BARE], env: { PORT: String(port), BARE_BODY_FILE: bodyFile } });
-  await waitForPort(port, { child });
+  const child = spawnNode({ args: [script], env: { PORT: String(port), BARE_BODY_FILE: bodyFile } });
+  await waitForPort(port, { child, timeoutMs: 30000 });
   return { child, port, base: `http://${LOOPBACK}:${port}` };
 }
 
@@ -90,7 +95,7 @@ async function run({ log, tmpDir, load = {} }) {
   const started = [];
   try {
     log(
-      `  starting app (LOG_LEVEL=warn) and bare Fastify; ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
+      `  starting app (LOG_LEVEL=warn), bare Fastify and bare Nest; ${settings.connections} connections, pipelining ${settings.pipelining}, ` +
         `warm-up ${settings.warmupSeconds} s, then ${ROUNDS} x ${settings.durationSeconds} s measured per server, alternated`,
     );
     const app = await startApp('warn', tmpDir);
@@ -102,28 +107,38 @@ async function run({ log, tmpDir, load = {} }) {
     started.push(bare.child);
     const bareBody = await (await fetch(bare.base + session.path)).text();
     if (bareBody !== session.body) throw new Error(`bare server body differs from the app's:\n${bareBody}\n${session.body}`);
+    const nest = await startBare(bodyFile, BARE_NEST);
+    started.push(nest.child);
+    const nestBody = await (await fetch(nest.base + session.path)).text();
+    if (nestBody !== session.body) throw new Error(`bare Nest server body differs from the app's:\n${nestBody}\n${session.body}`);
 
-    // ABBA order over the rounds, so a drift in the machine's load does not favour one side.
+    // ABBA order over the rounds, so a drift in the machine's load does not favour one side;
+    // the bare Nest reference runs first and last (nest, app, bare, bare, app, nest), so that
+    // one burst of other load cannot hit both of its runs, and the app/bare order is as before.
     const appRuns = [];
     const bareRuns = [];
+    const nestRuns = [];
+    const servers = { app: [app, appRuns], bare: [bare, bareRuns], nest: [nest, nestRuns] };
+    const labels = { app: 'app (warn)', bare: 'bare      ', nest: 'bare Nest ' };
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['app', 'bare'] : ['bare', 'app'];
+      const order = round % 2 === 0 ? ['nest', 'app', 'bare'] : ['bare', 'app', 'nest'];
       for (const which of order) {
-        const target = which === 'app' ? app : bare;
-        const runs = which === 'app' ? appRuns : bareRuns;
+        const [target, runs] = servers[which];
         const r = await measure(target.base + session.path, {
           ...settings,
           warmupSeconds: runs.length === 0 ? settings.warmupSeconds : 0,
           serverPid: target.child.pid,
         });
         runs.push(r);
-        log(`    round ${round + 1} ${which === 'app' ? 'app (warn)' : 'bare      '}: ${r.req_per_s} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, server core waited ${pct(r.server_wait_share)}`);
+        log(`    round ${round + 1} ${labels[which]}: ${r.req_per_s} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, server core waited ${pct(r.server_wait_share)}`);
       }
     }
     const appWarn = combine(appRuns);
     const bareRun = combine(bareRuns);
-    const serverCpus = { app: cpusAllowed(app.child.pid), bare: cpusAllowed(bare.child.pid) };
+    const nestRun = combine(nestRuns);
+    const serverCpus = { app: cpusAllowed(app.child.pid), bare: cpusAllowed(bare.child.pid), bare_nest: cpusAllowed(nest.child.pid) };
     await stop(app.child);
+    await stop(nest.child);
 
     // The default level: the app logs every request at info (to a file here, not a pipe).
     log('  loading app (LOG_LEVEL=info, request log to a file)…');
@@ -138,9 +153,11 @@ async function run({ log, tmpDir, load = {} }) {
 
     const ratio = round(appWarn.req_per_s / bareRun.req_per_s, 3);
     const ratioInfo = round(appInfo.req_per_s / bareRun.req_per_s, 3);
-    const errors = [appWarn, bareRun, appInfo].filter((r) => r.non_2xx > 0 || r.errors > 0);
+    const ratioAppOverNest = round(appWarn.req_per_s / nestRun.req_per_s, 3);
+    const ratioNestOverBare = round(nestRun.req_per_s / bareRun.req_per_s, 3);
+    const errors = [appWarn, bareRun, nestRun, appInfo].filter((r) => r.non_2xx > 0 || r.errors > 0);
     const loaderBound = bareRun.loader_cpu >= 0.9 && (bareRun.server_cpu ?? 1) < 0.9;
-    const noisy = [appWarn, bareRun, appInfo].some((r) => (r.server_wait_share ?? 0) > 0.05 || (r.loader_wait_share ?? 0) > 0.05);
+    const noisy = [appWarn, bareRun, nestRun, appInfo].some((r) => (r.server_wait_share ?? 0) > 0.05 || (r.loader_wait_share ?? 0) > 0.05);
     const figures = [
       figure('app_warn_req_per_s', 'app, LOG_LEVEL=warn: req/s', appWarn.req_per_s, 'req/s'),
       figure('app_warn_p50_ms', 'app, LOG_LEVEL=warn: p50 latency', appWarn.latency_ms.p50, 'ms'),
@@ -154,6 +171,11 @@ async function run({ log, tmpDir, load = {} }) {
       figure('app_info_p50_ms', 'app, LOG_LEVEL=info: p50 latency', appInfo.latency_ms.p50, 'ms'),
       figure('app_info_p99_ms', 'app, LOG_LEVEL=info: p99 latency', appInfo.latency_ms.p99, 'ms'),
       figure('ratio_app_info_over_bare', 'ratio app (info) / bare', ratioInfo, '', null, 'informational; the target is stated for warn'),
+      figure('bare_nest_req_per_s', 'bare Nest (Fastify adapter): req/s', nestRun.req_per_s, 'req/s'),
+      figure('bare_nest_p50_ms', 'bare Nest: p50 latency', nestRun.latency_ms.p50, 'ms'),
+      figure('bare_nest_p99_ms', 'bare Nest: p99 latency', nestRun.latency_ms.p99, 'ms'),
+      figure('ratio_app_warn_over_bare_nest', 'ratio app (warn) / bare Nest', ratioAppOverNest, '', null, "informational: the app against Nest's own floor"),
+      figure('ratio_bare_nest_over_bare', 'ratio bare Nest / bare Fastify', ratioNestOverBare, '', null, 'informational: the ceiling any Nest app on this adapter has against bare Fastify'),
     ];
     return {
       figures,
@@ -171,6 +193,7 @@ async function run({ log, tmpDir, load = {} }) {
         pinning: { loader: cpusAllowed(), servers: serverCpus },
         app_warn: appWarn,
         bare: bareRun,
+        bare_nest: nestRun,
         app_info: appInfo,
       },
     };

@@ -20,10 +20,17 @@ function once(opts, onResponse = null) {
 /**
  * Loads `url` with GET; `serverPid` (optional) is sampled for CPU use so a loader-bound run
  * can be told from a server-bound one. Returns plain numbers for results.json.
+ *
+ * For other requests (P2's renders), `request` is passed to autocannon as is (`method`,
+ * `headers`, `body`, `requests`, `setupClient`, `timeout`); `amount` replaces the measured
+ * run's duration by a number of requests (each connection sends its share and waits for
+ * every answer, so nothing is left in flight when the run ends); `onSample(status, ms)` is
+ * called for every measured response, right after any `requests[].onResponse` of the same
+ * response.
  */
-async function measure(url, { serverPid = null, ...load } = {}) {
+async function measure(url, { serverPid = null, request = {}, amount = null, onSample = null, ...load } = {}) {
   const { connections, pipelining, warmupSeconds, durationSeconds } = { ...DEFAULT_LOAD, ...load };
-  const base = { url, connections, pipelining, method: 'GET', timeout: 10 };
+  const base = { url, connections, pipelining, method: 'GET', timeout: 10, ...request };
   if (warmupSeconds > 0) await once({ ...base, duration: warmupSeconds });
 
   const serverCpu0 = serverPid ? cpuTimeMs(serverPid) : null;
@@ -33,8 +40,9 @@ async function measure(url, { serverPid = null, ...load } = {}) {
   const wall0 = process.hrtime.bigint();
   // autocannon's own latency histogram has 1 ms steps; this one keeps microseconds (2xx only).
   const micros = createHistogram();
-  const r = await once({ ...base, duration: durationSeconds }, (client, status, bytes, ms) => {
+  const r = await once({ ...base, ...(amount ? { amount } : { duration: durationSeconds }) }, (client, status, bytes, ms) => {
     if (status >= 200 && status < 300) micros.record(Math.max(1, Math.round(ms * 1000)));
+    onSample?.(status, ms);
   });
   const wallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
   const loaderCpu = process.cpuUsage(loaderCpu0);

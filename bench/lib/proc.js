@@ -63,6 +63,20 @@ function cpuTimeMs(pid) {
 }
 
 /**
+ * CPU time (ms) of a process plus that of its children that have exited and been waited for
+ * (cutime, cstime): a parent that reaps short-lived workers keeps their CPU in the sum.
+ */
+function cpuTimeWithChildrenMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / clockTicks();
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Scheduler statistics of a process's main thread (/proc/<pid>/schedstat): time run on a CPU
  * and time spent runnable but waiting for one (ms). The wait is the noise indicator: on a
  * shared machine other processes on the same core show up there. Null where unavailable.
@@ -74,6 +88,41 @@ function schedStat(pid = 'self') {
   } catch {
     return null;
   }
+}
+
+/**
+ * Pins every thread of a running process to `cpu` (`taskset -a -p`). Processes it starts
+ * afterwards inherit that; ones it started before keep their own affinity. False when
+ * pinning is unavailable or taskset failed.
+ */
+function pinProcess(pid, cpu = SERVER_CPU) {
+  if (!canPin()) return false;
+  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
+}
+
+/** The pids of a process's descendants (children, their children, …), from /proc. */
+function descendants(pid) {
+  const children = new Map();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out = [];
+  const todo = [Number(pid)];
+  while (todo.length) {
+    for (const child of children.get(todo.pop()) ?? []) {
+      out.push(child);
+      todo.push(child);
+    }
+  }
+  return out;
 }
 
 /** A port that was free on the loopback interface a moment ago. */
@@ -90,9 +139,10 @@ function freePort() {
 }
 
 /**
- * Starts `node <args>` pinned to `cpu` (when pinning is possible). Output goes to `logFile`
- * (or is ignored), never through a pipe the orchestrator would have to drain on its core;
- * with `captureStdout` the child's stdout is piped instead (for small result lines).
+ * Starts `node <args>` pinned to `cpu` (when pinning is possible; `cpu: null` leaves it
+ * unpinned). Output goes to `logFile` (or is ignored), never through a pipe the orchestrator
+ * would have to drain on its core; with `captureStdout` the child's stdout is piped instead
+ * (for small result lines).
  */
 function spawnNode({ args, env = {}, cpu = SERVER_CPU, logFile = null, captureStdout = false, nodeFlags = [] }) {
   const fullEnv = { ...process.env, ...env };
@@ -100,7 +150,7 @@ function spawnNode({ args, env = {}, cpu = SERVER_CPU, logFile = null, captureSt
   const logFd = logFile ? fs.openSync(logFile, 'w') : 'ignore';
   const stdio = ['ignore', captureStdout ? 'pipe' : logFd, logFd];
   const nodeArgs = [...nodeFlags, ...args];
-  const pinned = canPin();
+  const pinned = canPin() && cpu !== null;
   const child = pinned
     ? spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeArgs], { env: fullEnv, stdio })
     : spawn(process.execPath, nodeArgs, { env: fullEnv, stdio });
@@ -186,8 +236,12 @@ module.exports = {
   SERVER_CPU,
   canPin,
   killAll,
+  pinProcess,
+  descendants,
   cpusAllowed,
   cpuTimeMs,
+  cpuTimeWithChildrenMs,
+  clockTicks,
   schedStat,
   freePort,
   spawnNode,
