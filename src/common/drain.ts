@@ -1,18 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 
+const IDLE_SWEEP_MS = 100;
+
 /**
- * Answers still in flight when shutdown begins go out with `Connection: close`. Fastify only
- * closes keep-alive connections that are idle when close() starts; one that was busy would
- * otherwise hold the server open until its keep-alive timeout (72 s by default).
+ * Closes keep-alive connections as they become idle once shutdown begins. Fastify closes only
+ * those idle when close() starts; one busy with an in-flight answer would otherwise hold the
+ * server open until its keep-alive timeout (72 s by default). Polling during the drain costs
+ * nothing per request, unlike a hook on every answer.
  */
 export function closeConnectionsOnShutdown(fastify: FastifyInstance): void {
-  let closing = false;
+  let sweeper: NodeJS.Timeout | undefined;
   fastify.addHook('preClose', (done) => {
-    closing = true;
+    sweeper = setInterval(() => fastify.server.closeIdleConnections(), IDLE_SWEEP_MS);
+    sweeper.unref();
     done();
   });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close');
-    done(null, payload);
+  fastify.addHook('onClose', (_instance, done) => {
+    clearInterval(sweeper);
+    done();
   });
 }
