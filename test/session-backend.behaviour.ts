@@ -302,6 +302,104 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
     });
   });
 
+  describe('per-tenant metrics', () => {
+    const render = async (tenant: string, id: string, ms: number, error: string | null = null): Promise<void> => {
+      await store.reserveRequest(tenant, id);
+      await store.recordResult(tenant, id, { url: 'https://example.com/', renderTimeMs: ms, error });
+    };
+
+    it("gives each tenant its own aggregates, and the global ones are their sum (percentiles: their merge)", async () => {
+      await store.create('alpha', { id: 'a1' });
+      await store.create('alpha', { id: 'a2' });
+      clock.advance(10 * SECOND);
+      await store.create('beta', { id: 'b1' });
+      for (const ms of [10, 20, 30]) await render('alpha', 'a1', ms);
+      await render('beta', 'b1', 100);
+      await render('beta', 'b1', 7, 'navigation failed'); // counts as a request, not as a render time
+      expect(await store.remove('alpha', 'a2')).toBe(true);
+
+      const alpha = await store.metrics('alpha');
+      expect(alpha).toEqual({
+        activeSessions: 1,
+        totalRequests: 3,
+        avgRenderTimeMs: 20,
+        avgSessionAgeSeconds: 10,
+        renderTimeMsP50: 20,
+        renderTimeMsP95: 30,
+        renderTimeMsP99: 30,
+        createdTotal: 2,
+        expiredTotal: 0,
+        removedTotal: 1,
+      });
+      const beta = await store.metrics('beta');
+      expect(beta).toEqual({
+        activeSessions: 1,
+        totalRequests: 2,
+        avgRenderTimeMs: 100,
+        avgSessionAgeSeconds: 0,
+        renderTimeMsP50: 100,
+        renderTimeMsP95: 100,
+        renderTimeMsP99: 100,
+        createdTotal: 1,
+        expiredTotal: 0,
+        removedTotal: 0,
+      });
+      expect(await store.metrics()).toEqual({
+        activeSessions: 2,
+        totalRequests: 5,
+        avgRenderTimeMs: 40,
+        avgSessionAgeSeconds: 5,
+        renderTimeMsP50: 20,
+        renderTimeMsP95: 100,
+        renderTimeMsP99: 100,
+        createdTotal: 3,
+        expiredTotal: 0,
+        removedTotal: 1,
+      });
+      // A tenant with no sessions yet sees zeros, not someone else's numbers.
+      expect(await store.metrics('gamma')).toMatchObject({ activeSessions: 0, totalRequests: 0, createdTotal: 0, renderTimeMsP50: null });
+
+      // The backend's raw aggregates: the global ones are exactly the per-tenant ones added up.
+      const now = clock.now();
+      const [all, a, b] = await Promise.all([backend.metrics(now), backend.metrics(now, 'alpha'), backend.metrics(now, 'beta')]);
+      const { recentRenderTimes, ...totals } = all;
+      for (const [field, value] of Object.entries(totals)) {
+        expect({ field, value }).toEqual({ field, value: a[field as keyof typeof totals] + b[field as keyof typeof totals] });
+      }
+      expect([...recentRenderTimes].sort((x, y) => x - y)).toEqual([...a.recentRenderTimes, ...b.recentRenderTimes].sort((x, y) => x - y));
+    });
+
+    it('counts expiry (found expired, swept, or swept by a metrics read) and removal per tenant', async () => {
+      await store.create('alpha', { id: 'x1', config: { ttlSeconds: 1 } });
+      await store.create('alpha', { id: 'x2', config: { ttlSeconds: 1 } });
+      await store.create('alpha', { id: 'long', config: { ttlSeconds: 100 } });
+      await store.create('beta', { id: 'y1', config: { ttlSeconds: 1 } });
+      await store.create('beta', { id: 'y2', config: { ttlSeconds: 2 } });
+      clock.advance(SECOND);
+      expect(await store.get('beta', 'y1')).toBeNull(); // found expired: counted at once
+
+      const tally = await store.cleanupExpiredByTenant();
+      expect(tally.removed).toBe(2);
+      expect(Object.fromEntries(tally.byTenant)).toEqual({ alpha: 2 });
+      expect(await store.metrics('alpha')).toMatchObject({ activeSessions: 1, expiredTotal: 2, avgSessionAgeSeconds: 1 });
+      expect(await store.metrics('beta')).toMatchObject({ activeSessions: 1, expiredTotal: 1 });
+
+      clock.advance(SECOND);
+      expect(await store.metrics('beta')).toMatchObject({ activeSessions: 0, expiredTotal: 2, avgSessionAgeSeconds: 0 });
+      expect(await store.metrics('alpha')).toMatchObject({ activeSessions: 1, expiredTotal: 2, avgSessionAgeSeconds: 2 });
+      expect(await store.metrics()).toMatchObject({ activeSessions: 1, expiredTotal: 4, removedTotal: 0, createdTotal: 5 });
+
+      expect(await store.remove('alpha', 'long')).toBe(true);
+      expect(await store.metrics('alpha')).toMatchObject({ activeSessions: 0, removedTotal: 1, avgSessionAgeSeconds: 0 });
+      expect(await store.metrics('beta')).toMatchObject({ removedTotal: 0 });
+      expect(await store.cleanupExpired()).toBe(0);
+
+      // A tenant's totals outlive its last session: a new session adds to them.
+      await store.create('alpha', { id: 'again' });
+      expect(await store.metrics('alpha')).toMatchObject({ activeSessions: 1, createdTotal: 4, expiredTotal: 2, removedTotal: 1 });
+    });
+  });
+
   describe('listing and tenants', () => {
     it('pages through live sessions in id order, each exactly once', async () => {
       for (const id of ['e', 'b', 'd', 'a', 'c']) await store.create('t', { id });

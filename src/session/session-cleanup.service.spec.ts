@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { loadConfig } from '../config/app-config';
 import { SessionCleanupService } from './session-cleanup.service';
-import type { SessionStore } from './session.store';
+import type { SessionStore, SweepTally } from './session.store';
 
 describe('SessionCleanupService', () => {
   const config = loadConfig({ env: {}, overrides: { session_cleanup_interval_seconds: 7 } });
@@ -10,10 +10,10 @@ describe('SessionCleanupService', () => {
   let sweeps: number;
   let release: (() => void) | null;
   const store = {
-    cleanupExpired: () =>
-      new Promise<number>((resolve) => {
+    cleanupExpiredByTenant: () =>
+      new Promise<SweepTally>((resolve) => {
         sweeps++;
-        release = () => resolve(2);
+        release = () => resolve({ removed: 3, byTenant: new Map([['alpha', 2], ['beta', 1]]) });
       }),
   } as unknown as SessionStore;
 
@@ -44,7 +44,9 @@ describe('SessionCleanupService', () => {
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const failing = { cleanupExpired: () => Promise.reject(new Error('session backend unavailable')) } as unknown as SessionStore;
+      const failing = {
+        cleanupExpiredByTenant: () => Promise.reject(new Error('session backend unavailable')),
+      } as unknown as SessionStore;
       const service = new SessionCleanupService(failing, scheduler, config);
       service.onApplicationBootstrap();
       jest.advanceTimersByTime(7000);
@@ -63,9 +65,21 @@ describe('SessionCleanupService', () => {
     const second = service.sweep();
     expect(sweeps).toBe(1);
     release!();
-    await expect(first).resolves.toBe(2);
-    await expect(second).resolves.toBe(2);
+    await expect(first).resolves.toBe(3);
+    await expect(second).resolves.toBe(3);
     void service.sweep();
     expect(sweeps).toBe(2);
+  });
+
+  it("answers a tenant's caller with its own share of the (joined) sweep only", async () => {
+    const service = new SessionCleanupService(store, scheduler, config);
+    const all = service.sweep();
+    const alpha = service.sweepFor('alpha');
+    const gamma = service.sweepFor('gamma');
+    expect(sweeps).toBe(1);
+    release!();
+    await expect(all).resolves.toBe(3);
+    await expect(alpha).resolves.toBe(2);
+    await expect(gamma).resolves.toBe(0);
   });
 });

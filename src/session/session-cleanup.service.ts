@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { AppConfig } from '../config/app-config';
-import { SessionStore } from './session.store';
+import { SessionStore, SweepTally } from './session.store';
 
 const JOB = 'session-cleanup';
 
@@ -9,7 +9,7 @@ const JOB = 'session-cleanup';
 @Injectable()
 export class SessionCleanupService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SessionCleanupService.name);
-  private running: Promise<number> | null = null;
+  private running: Promise<SweepTally> | null = null;
 
   constructor(
     private readonly store: SessionStore,
@@ -33,12 +33,25 @@ export class SessionCleanupService implements OnApplicationBootstrap, OnModuleDe
   }
 
   /** Runs one sweep; a sweep already in progress is joined rather than started twice. */
-  sweep(): Promise<number> {
+  async sweep(): Promise<number> {
+    return (await this.run()).removed;
+  }
+
+  /**
+   * Runs (or joins) one sweep over every tenant and answers how many of the sessions it
+   * removed were `tenant`'s: a caller learns nothing about other tenants' sessions.
+   */
+  async sweepFor(tenant: string): Promise<number> {
+    return (await this.run()).byTenant.get(tenant) ?? 0;
+  }
+
+  private run(): Promise<SweepTally> {
     this.running ??= this.store
-      .cleanupExpired()
-      .then((removed) => {
+      .cleanupExpiredByTenant()
+      .then((tally) => {
+        const { removed } = tally;
         this.logger.log({ removed }, `session cleanup removed ${removed} expired session(s)`);
-        return removed;
+        return tally;
       })
       .catch((err: unknown) => {
         this.logger.error({ err }, 'session cleanup failed');

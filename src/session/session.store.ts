@@ -28,6 +28,12 @@ export interface CreateSessionInput {
   metadata?: Record<string, string>;
 }
 
+/** What one expiry sweep removed: in all, and per tenant. */
+export interface SweepTally {
+  removed: number;
+  byTenant: ReadonlyMap<string, number>;
+}
+
 export interface SessionMetrics {
   activeSessions: number;
   totalRequests: number;
@@ -150,14 +156,28 @@ export class SessionStore {
     return found ? found.state : this.notFound(id);
   }
 
-  cleanupExpired(): Promise<number> {
-    const sweep = () => this.backend.sweep(this.clock.now());
+  /** Runs the expiry sweep over every tenant; returns how many sessions it removed. */
+  async cleanupExpired(): Promise<number> {
+    return (await this.cleanupExpiredByTenant()).removed;
+  }
+
+  /** The same sweep, also telling how many of the removed sessions were each tenant's. */
+  cleanupExpiredByTenant(): Promise<SweepTally> {
+    const sweep = async (): Promise<SweepTally> => {
+      const byTenant = new Map<string, number>();
+      const removed = await this.backend.sweep(this.clock.now(), byTenant);
+      return { removed, byTenant };
+    };
     return this.recorder ? this.recorder.timeCleanup(sweep) : sweep();
   }
 
-  async metrics(): Promise<SessionMetrics> {
+  /**
+   * Aggregate metrics: over the given tenant's sessions only (what its API callers may see),
+   * or over all tenants when none is given (Prometheus, in-process callers).
+   */
+  async metrics(tenant?: string): Promise<SessionMetrics> {
     const now = this.clock.now();
-    const m = await this.backend.metrics(now);
+    const m = await this.backend.metrics(now, tenant);
     const samples = m.recentRenderTimes;
     return {
       activeSessions: m.activeSessions,

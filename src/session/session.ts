@@ -10,7 +10,7 @@ export const METADATA_MAX_VALUE_LENGTH = 4096;
 export const MAX_TTL_SECONDS = 31_536_000;
 /** Recent render times kept per session for its p50/p95/p99. */
 export const SESSION_RENDER_SAMPLES = 64;
-/** Recent render times kept per backend for the aggregate percentiles. */
+/** Recent render times kept for the aggregate percentiles: globally, and again per tenant. */
 export const GLOBAL_RENDER_SAMPLES = 1024;
 
 export interface SessionConfig {

@@ -22,6 +22,64 @@ const SWEEP_SLICE = 2048;
 const BUCKET_MS = 1000;
 
 /**
+ * Running aggregates over a set of sessions (all of them, or one tenant's), updated by every
+ * operation as it happens, so reading them is O(1) and needs no scan.
+ */
+class Aggregates {
+  live = 0;
+  sumCreatedAt = 0;
+  totalRequests = 0;
+  totalRenderTimeMs = 0;
+  renderCount = 0;
+  readonly recentRenderTimes: number[] = [];
+  createdTotal = 0;
+  expiredTotal = 0;
+  removedTotal = 0;
+
+  added(createdAt: number): void {
+    this.live++;
+    this.sumCreatedAt += createdAt;
+    this.createdTotal++;
+  }
+
+  dropped(createdAt: number): void {
+    this.live--;
+    this.sumCreatedAt -= createdAt;
+  }
+
+  rendered(ms: number): void {
+    this.totalRenderTimeMs += ms;
+    this.renderCount++;
+    pushSample(this.recentRenderTimes, ms, GLOBAL_RENDER_SAMPLES);
+  }
+
+  toMetrics(): BackendMetrics {
+    return {
+      activeSessions: this.live,
+      totalRequests: this.totalRequests,
+      totalRenderTimeMs: this.totalRenderTimeMs,
+      renderCount: this.renderCount,
+      sumCreatedAt: this.sumCreatedAt,
+      recentRenderTimes: [...this.recentRenderTimes],
+      createdTotal: this.createdTotal,
+      expiredTotal: this.expiredTotal,
+      removedTotal: this.removedTotal,
+    };
+  }
+}
+
+/**
+ * One tenant: its sessions and its aggregates. Kept once created, even without sessions, so
+ * that its running totals survive (tenants are few: one per configured API key).
+ */
+class Tenant {
+  readonly sessions = new ShardedMap<Entry>();
+  readonly stats = new Aggregates();
+
+  constructor(readonly name: string) {}
+}
+
+/**
  * One stored session. A class (not an object literal) so that a million of them share one
  * hidden class; optional parts (metadata, samples, browser state) stay null until used.
  */
@@ -39,7 +97,8 @@ class Entry {
   bucket = 0;
 
   constructor(
-    readonly tenant: string,
+    /** Its tenant (a shared object: a reference per session, like the tenant name it replaces). */
+    readonly owner: Tenant,
     readonly id: string,
     readonly createdAt: number,
     public lastAccessed: number,
@@ -56,19 +115,12 @@ class Entry {
  */
 @Injectable()
 export class MemorySessionBackend implements SessionBackend {
-  private readonly tenants = new Map<string, ShardedMap<Entry>>();
+  private readonly tenants = new Map<string, Tenant>();
   private readonly buckets = new Map<number, Entry[]>();
   /** Configs are shared between sessions that use the same values (most use the default). */
   private readonly configs = new Map<string, SessionConfig>();
-  private size = 0;
-  private sumCreatedAt = 0;
-  private totalRequests = 0;
-  private totalRenderTimeMs = 0;
-  private renderCount = 0;
-  private readonly recentRenderTimes: number[] = [];
-  private createdTotal = 0;
-  private expiredTotal = 0;
-  private removedTotal = 0;
+  /** Over all tenants; each tenant's own are on its Tenant. */
+  private readonly all = new Aggregates();
 
   async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
     const outcome = this.insert(init, limits, now);
@@ -114,7 +166,8 @@ export class MemorySessionBackend implements SessionBackend {
     const max = entry.config.maxRequests;
     if (max > 0 && entry.requestCount >= max) return { kind: 'limit', session: snapshot(entry) };
     entry.requestCount++;
-    this.totalRequests++;
+    this.all.totalRequests++;
+    entry.owner.stats.totalRequests++;
     this.touchEntry(entry, now);
     return { kind: 'reserved', session: snapshot(entry), created, storageState: entry.storageState };
   }
@@ -131,9 +184,8 @@ export class MemorySessionBackend implements SessionBackend {
       entry.totalRenderTimeMs += record.renderTimeMs;
       entry.renderCount++;
       pushSample((entry.renderTimes ??= []), record.renderTimeMs, SESSION_RENDER_SAMPLES);
-      this.totalRenderTimeMs += record.renderTimeMs;
-      this.renderCount++;
-      pushSample(this.recentRenderTimes, record.renderTimeMs, GLOBAL_RENDER_SAMPLES);
+      this.all.rendered(record.renderTimeMs);
+      entry.owner.stats.rendered(record.renderTimeMs);
     }
     if (record.storageState !== undefined) entry.storageState = record.storageState;
     return snapshot(entry);
@@ -171,13 +223,14 @@ export class MemorySessionBackend implements SessionBackend {
     const entry = this.live(tenant, id, now);
     if (!entry) return false;
     this.unlink(entry);
-    this.removedTotal++;
+    this.all.removedTotal++;
+    entry.owner.stats.removedTotal++;
     return true;
   }
 
   async list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage> {
-    const sessions = this.tenants.get(tenant);
-    if (!sessions) return { items: [], after: null };
+    const sessions = this.tenants.get(tenant)?.sessions;
+    if (!sessions || sessions.size === 0) return { items: [], after: null };
     const { page, more } = smallestByKey(this.listable(sessions, now, after), (entry) => entry.id, limit);
     return { items: page.map(snapshot), after: more ? page[page.length - 1].id : null };
   }
@@ -193,7 +246,7 @@ export class MemorySessionBackend implements SessionBackend {
     return entry ? { state: entry.storageState } : null;
   }
 
-  async sweep(now: number): Promise<number> {
+  async sweep(now: number, byTenant?: Map<string, number>): Promise<number> {
     const due = Math.floor(now / BUCKET_MS);
     const keys = [...this.buckets.keys()].filter((key) => key <= due).sort((a, b) => a - b);
     let removed = 0;
@@ -205,9 +258,9 @@ export class MemorySessionBackend implements SessionBackend {
       for (const entry of filed) {
         if (this.isCurrentFiling(entry, key)) {
           if (isExpired(entry.expiresAt, now)) {
-            this.unlink(entry);
-            this.expiredTotal++;
+            this.expire(entry);
             removed++;
+            if (byTenant) byTenant.set(entry.owner.name, (byTenant.get(entry.owner.name) ?? 0) + 1);
           } else {
             this.file(entry, key); // due this second but not yet at its millisecond
           }
@@ -221,54 +274,46 @@ export class MemorySessionBackend implements SessionBackend {
     return removed;
   }
 
-  async metrics(now: number): Promise<BackendMetrics> {
+  async metrics(now: number, tenant?: string): Promise<BackendMetrics> {
     // Sweeping first keeps the counts exact: an expired session is gone at once (DESIGN §2).
     await this.sweep(now);
-    return {
-      activeSessions: this.size,
-      totalRequests: this.totalRequests,
-      totalRenderTimeMs: this.totalRenderTimeMs,
-      renderCount: this.renderCount,
-      sumCreatedAt: this.sumCreatedAt,
-      recentRenderTimes: [...this.recentRenderTimes],
-      createdTotal: this.createdTotal,
-      expiredTotal: this.expiredTotal,
-      removedTotal: this.removedTotal,
-    };
+    if (tenant === undefined) return this.all.toMetrics();
+    return (this.tenants.get(tenant)?.stats ?? EMPTY).toMetrics();
   }
 
   async ping(): Promise<void> {}
 
   /** The live entry, or null; an expired one found here is removed and counted at once. */
   private live(tenant: string, id: string, now: number): Entry | null {
-    const entry = this.tenants.get(tenant)?.get(id);
+    const entry = this.tenants.get(tenant)?.sessions.get(id);
     if (!entry) return null;
     if (!isExpired(entry.expiresAt, now)) return entry;
-    this.unlink(entry);
-    this.expiredTotal++;
+    this.expire(entry);
     return null;
+  }
+
+  private expire(entry: Entry): void {
+    this.unlink(entry);
+    this.all.expiredTotal++;
+    entry.owner.stats.expiredTotal++;
   }
 
   private insert(init: NewSession, limits: CapacityLimits, now: number): CreateOutcome {
     const existing = this.live(init.tenant, init.id, now);
     if (existing) return { kind: 'exists', session: snapshot(existing) };
-    const sessions = this.tenants.get(init.tenant);
-    const inTenant = sessions?.size ?? 0;
+    const inTenant = this.tenants.get(init.tenant)?.sessions.size ?? 0;
     if (inTenant >= limits.maxPerTenant) return { kind: 'tenant_quota', live: inTenant, max: limits.maxPerTenant };
-    if (this.size >= limits.maxSessions) return { kind: 'capacity', live: this.size, max: limits.maxSessions };
+    const live = this.all.live;
+    if (live >= limits.maxSessions) return { kind: 'capacity', live, max: limits.maxSessions };
 
-    const entry = new Entry(init.tenant, init.id, now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
+    let owner = this.tenants.get(init.tenant);
+    if (!owner) this.tenants.set(init.tenant, (owner = new Tenant(init.tenant)));
+    const entry = new Entry(owner, init.id, now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
     if (init.metadata && Object.keys(init.metadata).length > 0) entry.metadata = { ...init.metadata };
-    if (sessions) sessions.set(entry.id, entry);
-    else {
-      const created = new ShardedMap<Entry>();
-      created.set(entry.id, entry);
-      this.tenants.set(entry.tenant, created);
-    }
+    owner.sessions.set(entry.id, entry);
     this.file(entry, Math.floor(entry.expiresAt / BUCKET_MS));
-    this.size++;
-    this.sumCreatedAt += now;
-    this.createdTotal++;
+    this.all.added(now);
+    owner.stats.added(now);
     return { kind: 'created', session: snapshot(entry) };
   }
 
@@ -291,16 +336,15 @@ export class MemorySessionBackend implements SessionBackend {
   }
 
   private isCurrentFiling(entry: Entry, bucket: number): boolean {
-    return entry.bucket === bucket && this.tenants.get(entry.tenant)?.get(entry.id) === entry;
+    return entry.bucket === bucket && entry.owner.sessions.get(entry.id) === entry;
   }
 
   private unlink(entry: Entry): void {
-    const sessions = this.tenants.get(entry.tenant);
-    if (!sessions || sessions.get(entry.id) !== entry) return;
+    const { sessions, stats } = entry.owner;
+    if (sessions.get(entry.id) !== entry) return;
     sessions.delete(entry.id);
-    if (sessions.size === 0) this.tenants.delete(entry.tenant);
-    this.size--;
-    this.sumCreatedAt -= entry.createdAt;
+    this.all.dropped(entry.createdAt);
+    stats.dropped(entry.createdAt);
   }
 
   private sharedConfig(config: SessionConfig): SessionConfig {
@@ -316,6 +360,9 @@ export class MemorySessionBackend implements SessionBackend {
   }
 }
 
+/** The aggregates of a tenant that has had no session yet. */
+const EMPTY = new Aggregates();
+
 function pushSample(samples: number[], value: number, max: number): void {
   samples.push(value);
   if (samples.length > max) samples.shift();
@@ -323,7 +370,7 @@ function pushSample(samples: number[], value: number, max: number): void {
 
 function snapshot(entry: Entry): Session {
   return {
-    tenant: entry.tenant,
+    tenant: entry.owner.name,
     id: entry.id,
     createdAt: entry.createdAt,
     lastAccessed: entry.lastAccessed,

@@ -41,7 +41,15 @@ describe('RedisSessionBackend (no server needed)', () => {
         'p:times:{acme:rpc_session:1.a-b}',
         'p:state:{acme:rpc_session:1.a-b}',
       ]);
-      expect(keys.slice(4)).toEqual(['p:ids:{acme}', 'p:exp:{acme}', 'p:exp', 'p:stats', 'p:times']);
+      expect(keys.slice(4)).toEqual([
+        'p:ids:{acme}',
+        'p:exp:{acme}',
+        'p:exp',
+        'p:stats',
+        'p:times',
+        'p:stats:{acme}',
+        'p:times:{acme}',
+      ]);
     });
 
     it('refuses tenants and ids that would break the hash tag or the index member', () => {

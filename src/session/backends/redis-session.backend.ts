@@ -278,31 +278,40 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     return { state: Number(reply[1]) === 1 ? String(reply[2]) : null };
   }
 
-  async sweep(now: number): Promise<number> {
+  async sweep(now: number, byTenant?: Map<string, number>): Promise<number> {
     let expired = 0;
     for (;;) {
-      const [examined, removed] = (await this.call('rtSweep', [
+      const [examined, removed, perTenant] = (await this.call('rtSweep', [
         `${this.prefix}exp`,
         `${this.prefix}stats`,
         this.prefix,
         timeArg(now),
         this.sweepBatch,
-      ])) as [number, number];
+      ])) as [number, number, string[]];
       expired += Number(removed);
+      if (byTenant) {
+        for (let i = 0; i < perTenant.length; i += 2) {
+          byTenant.set(perTenant[i], (byTenant.get(perTenant[i]) ?? 0) + Number(perTenant[i + 1]));
+        }
+      }
       if (Number(examined) < this.sweepBatch) return expired;
       await yieldToEventLoop();
     }
   }
 
-  async metrics(now: number): Promise<BackendMetrics> {
+  async metrics(now: number, tenant?: string): Promise<BackendMetrics> {
     // The script sweeps a batch first (sum_created must cover live sessions only); only when
     // more is due than one batch does it take more than one round trip.
+    if (tenant !== undefined) checkTenant(tenant);
+    const scope = tenant === undefined ? '' : `:{${tenant}}`;
     let reply: [number, number?, string[]?, string[]?];
     for (;;) {
       reply = (await this.call('rtMetrics', [
         `${this.prefix}exp`,
         `${this.prefix}stats`,
-        `${this.prefix}times`,
+        `${this.prefix}exp${scope}`,
+        `${this.prefix}stats${scope}`,
+        `${this.prefix}times${scope}`,
         this.prefix,
         timeArg(now),
         this.sweepBatch,
@@ -337,7 +346,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     }
   }
 
-  /** The nine keys of a per-session script (see lua/session-scripts.ts). */
+  /** The eleven keys of a per-session script (see lua/session-scripts.ts). */
   sessionKeys(tenant: string, id: string): string[] {
     return sessionKeys(this.prefix, tenant, id);
   }
@@ -376,7 +385,8 @@ export function translate(err: unknown): Error {
 
 /**
  * The KEYS of a per-session script: the session's own four keys, all under the hash tag
- * {tenant:id} (one Cluster slot), then the tenant's two index keys and the three global keys.
+ * {tenant:id} (one Cluster slot), then the tenant's two index keys, the three global keys,
+ * and the tenant's stats hash and recent render times.
  */
 export function sessionKeys(prefix: string, tenant: string, id: string): string[] {
   checkTenant(tenant);
@@ -392,6 +402,8 @@ export function sessionKeys(prefix: string, tenant: string, id: string): string[
     `${prefix}exp`,
     `${prefix}stats`,
     `${prefix}times`,
+    `${prefix}stats:{${tenant}}`,
+    `${prefix}times:{${tenant}}`,
   ];
 }
 

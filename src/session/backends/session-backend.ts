@@ -81,9 +81,18 @@ export interface SessionBackend {
   list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage>;
   /** null when the session does not exist; state null when it has no saved browser state. */
   storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null>;
-  /** Removes expired sessions; returns how many. */
-  sweep(now: number): Promise<number>;
-  metrics(now: number): Promise<BackendMetrics>;
+  /**
+   * Removes expired sessions of every tenant; returns how many. With `byTenant`, also adds
+   * each tenant's share of them to that map (tenant -> count), from the same sweep.
+   */
+  sweep(now: number, byTenant?: Map<string, number>): Promise<number>;
+  /**
+   * Aggregates, kept incrementally (no scan of the sessions): with `tenant`, over that
+   * tenant's sessions only (zeros for a tenant never seen); without, over all tenants. The
+   * global counts are the sums of the per-tenant ones; the global recent render times are the
+   * most recent of all tenants, each tenant's those of its own sessions.
+   */
+  metrics(now: number, tenant?: string): Promise<BackendMetrics>;
   /** Throws when the backend cannot serve requests. */
   ping(): Promise<void>;
 }

@@ -16,6 +16,11 @@
  *   P exp            zset   score expires_at, member "created|S|T": global live count, sweep
  *   P stats          hash   created, expired, removed, requests, render_ms, renders, sum_created
  *   P times          list   recent render times of all sessions, capped to GLOBAL_RENDER_SAMPLES
+ *   P stats:{T}      hash   the same fields as P stats, over the tenant's sessions only
+ *   P times:{T}      list   recent render times of the tenant's sessions, same cap
+ *
+ * Every script that changes a global stat changes the tenant's in the same atomic step, so
+ * P stats is always the sum of the P stats:{T}; the tenant's live count is ZCOUNT of exp:{T}.
  *
  * The indexes are exact: every script that moves expires_at re-scores the session in both
  * expiry zsets in the same atomic step, so ZCOUNT (now, +inf] is the live count. Redis' own key
@@ -37,7 +42,7 @@
  */
 
 /** KEYS of every per-session script, in this order. */
-export const SESSION_KEY_COUNT = 9;
+export const SESSION_KEY_COUNT = 11;
 
 /**
  * Shared prologue. ARGV[1..4] of every per-session script: tenant, session id, now (ms), and
@@ -46,6 +51,7 @@ export const SESSION_KEY_COUNT = 9;
 const PRELUDE = `
 local K_SESS, K_META, K_TIMES, K_STATE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_TIDS, K_TEXP, K_GEXP, K_STATS, K_GTIMES = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local K_TSTATS, K_TTIMES = KEYS[10], KEYS[11]
 local TENANT, SID, NOW_S = ARGV[1], ARGV[2], ARGV[3]
 local NOW = tonumber(NOW_S)
 local GRACE = tonumber(ARGV[4])
@@ -60,14 +66,20 @@ local function index_member(created)
   return created .. '|' .. SID .. '|' .. TENANT
 end
 
+-- Adds to a stat field, globally and for the tenant.
+local function stat(field, by)
+  redis.call('HINCRBY', K_STATS, field, by)
+  redis.call('HINCRBY', K_TSTATS, field, by)
+end
+
 -- Deletes the session and its index entries, counted under 'expired' or 'removed'.
 local function drop(s, counter)
   redis.call('DEL', K_SESS, K_META, K_TIMES, K_STATE)
   redis.call('ZREM', K_TIDS, SID)
   redis.call('ZREM', K_TEXP, SID)
   redis.call('ZREM', K_GEXP, index_member(s.c))
-  redis.call('HINCRBY', K_STATS, counter, 1)
-  redis.call('HINCRBY', K_STATS, 'sum_created', '-' .. s.c)
+  stat(counter, 1)
+  stat('sum_created', '-' .. s.c)
 end
 
 -- The live session as a table (plus its raw HGETALL), or nil; an expired one is dropped now.
@@ -130,8 +142,8 @@ local function insert(o)
   end
   redis.call('ZADD', K_TIDS, 0, SID)
   set_expiry(s, NOW + tonumber(ttl) * 1000)
-  redis.call('HINCRBY', K_STATS, 'created', 1)
-  redis.call('HINCRBY', K_STATS, 'sum_created', NOW_S)
+  stat('created', 1)
+  stat('sum_created', NOW_S)
   return nil, s
 end
 `;
@@ -182,7 +194,7 @@ end
 local max = tonumber(s.mr)
 if max > 0 and tonumber(s.rq) >= max then return { 'limit', reply() } end
 redis.call('HINCRBY', K_SESS, 'rq', 1)
-redis.call('HINCRBY', K_STATS, 'requests', 1)
+stat('requests', 1)
 -- A session created just now is already touched (last_accessed = now, expires_at = now + ttl).
 if created == 0 then touch(s) end
 keep_until_expiry(s)
@@ -210,9 +222,12 @@ elseif s.tm == '1' then
   redis.call('RPUSH', K_TIMES, ARGV[6])
   redis.call('LTRIM', K_TIMES, ARGV[11], -1)
   redis.call('HINCRBYFLOAT', K_STATS, 'render_ms', ARGV[6])
-  redis.call('HINCRBY', K_STATS, 'renders', 1)
+  redis.call('HINCRBYFLOAT', K_TSTATS, 'render_ms', ARGV[6])
+  stat('renders', 1)
   redis.call('RPUSH', K_GTIMES, ARGV[6])
   redis.call('LTRIM', K_GTIMES, ARGV[12], -1)
+  redis.call('RPUSH', K_TTIMES, ARGV[6])
+  redis.call('LTRIM', K_TTIMES, ARGV[12], -1)
 end
 if ARGV[9] == 'set' then
   redis.call('SET', K_STATE, ARGV[10])
@@ -325,13 +340,16 @@ return { items, more, last }
 
 /**
  * Removes up to `batch` global index entries that are due (expires_at <= now), with their keys
- * and tenant index entries, and counts them as expired. Returns how many entries it examined.
+ * and tenant index entries, and counts them as expired, globally and per tenant (the tenant
+ * is in the member). Returns how many entries it examined, how many expired, and the expired
+ * per tenant as a flat list (tenant, count, ...).
  */
 const SWEEP_BATCH = `
 local function sweep_batch(gexp, stats, prefix, now_s, batch)
   local now = tonumber(now_s)
   local due = redis.call('ZRANGEBYSCORE', gexp, '-inf', now_s, 'LIMIT', 0, batch)
   local expired = 0
+  local per_tenant, tenants = {}, {}
   for _, member in ipairs(due) do
     local created, sid, tenant = string.match(member, '^(%d+)|([^|]*)|(.*)$')
     if not created then
@@ -352,32 +370,46 @@ local function sweep_batch(gexp, stats, prefix, now_s, batch)
           redis.call('ZREM', prefix .. 'exp:{' .. tenant .. '}', sid)
         end
         redis.call('HINCRBY', stats, 'sum_created', '-' .. created)
+        redis.call('HINCRBY', prefix .. 'stats:{' .. tenant .. '}', 'sum_created', '-' .. created)
         expired = expired + 1
+        if not per_tenant[tenant] then
+          per_tenant[tenant] = 0
+          tenants[#tenants + 1] = tenant
+        end
+        per_tenant[tenant] = per_tenant[tenant] + 1
       end
     end
   end
   if expired > 0 then redis.call('HINCRBY', stats, 'expired', expired) end
-  return #due, expired
+  local flat = {}
+  for _, tenant in ipairs(tenants) do
+    redis.call('HINCRBY', prefix .. 'stats:{' .. tenant .. '}', 'expired', per_tenant[tenant])
+    flat[#flat + 1] = tenant
+    flat[#flat + 1] = per_tenant[tenant]
+  end
+  return #due, expired, flat
 end
 `;
 
-/** KEYS: exp (global), stats. ARGV: prefix, now, batch. -> {examined, expired} */
+/** KEYS: exp (global), stats. ARGV: prefix, now, batch. -> {examined, expired, {tenant, n, ...}} */
 const SWEEP = `${SWEEP_BATCH}
-local examined, expired = sweep_batch(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))
-return { examined, expired }
+local examined, expired, per_tenant = sweep_batch(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))
+return { examined, expired, per_tenant }
 `;
 
 /**
- * KEYS: exp (global), stats, times (global). ARGV: prefix, now, batch. Sweeps one batch first,
- * so that sum_created covers live sessions only; when more is due than one batch, answers {0}
- * and the caller sweeps the rest and asks again. -> {1, live, stats, recent times} | {0}
+ * KEYS: exp (global), stats (global), then the expiry zset, stats hash and times list to
+ * answer from: the global ones (exp, stats, times) or a tenant's (exp:{T}, stats:{T},
+ * times:{T}). ARGV: prefix, now, batch. Sweeps one (global) batch first, so that sum_created
+ * covers live sessions only; when more is due than one batch, answers {0} and the caller
+ * sweeps the rest and asks again. -> {1, live, stats, recent times} | {0}
  */
 const METRICS = `${SWEEP_BATCH}
 local batch = tonumber(ARGV[3])
 local examined = sweep_batch(KEYS[1], KEYS[2], ARGV[1], ARGV[2], batch)
 if examined >= batch then return { 0 } end
-return { 1, redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf'), redis.call('HGETALL', KEYS[2]),
-  redis.call('LRANGE', KEYS[3], 0, -1) }
+return { 1, redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[2], '+inf'), redis.call('HGETALL', KEYS[4]),
+  redis.call('LRANGE', KEYS[5], 0, -1) }
 `;
 
 export interface ScriptDefinition {
@@ -397,7 +429,7 @@ export const SESSION_SCRIPTS = {
   rtStorageState: { lua: STORAGE_STATE, numberOfKeys: SESSION_KEY_COUNT },
   rtList: { lua: LIST, numberOfKeys: 2 },
   rtSweep: { lua: SWEEP, numberOfKeys: 2 },
-  rtMetrics: { lua: METRICS, numberOfKeys: 3 },
+  rtMetrics: { lua: METRICS, numberOfKeys: 5 },
 } satisfies Record<string, ScriptDefinition>;
 
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
