@@ -65,16 +65,16 @@ export class SessionsController {
   }
 
   @Get('metrics')
-  @ApiOperation({ summary: 'Aggregate session metrics' })
-  async metrics() {
-    return toMetricsResponse(await this.sessions.metrics());
+  @ApiOperation({ summary: "Aggregate metrics of the caller's sessions (its tenant's only)" })
+  async metrics(@Tenant() tenant: string) {
+    return toMetricsResponse(await this.sessions.metrics(tenant));
   }
 
   @Post('cleanup')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Run the expiry sweep now' })
-  async cleanup(): Promise<{ removed: number }> {
-    return { removed: await this.cleanupJob.sweep() };
+  @ApiOperation({ summary: "Run the expiry sweep now (all tenants); `removed` counts the caller's sessions" })
+  async cleanup(@Tenant() tenant: string): Promise<{ removed: number }> {
+    return { removed: await this.cleanupJob.sweepFor(tenant) };
   }
 
   @Put(':id')
