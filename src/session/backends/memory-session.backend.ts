@@ -18,7 +18,7 @@ import { CreateOutcome, PatchOutcome, ReserveOutcome, SessionBackend, SessionPag
 import { ShardedMap } from './sharded-map';
 
 /** Entries handled between two yields to the event loop during a sweep. */
-const SWEEP_SLICE = 2048;
+const SWEEP_SLICE = 512;
 const BUCKET_MS = 1000;
 
 /**
