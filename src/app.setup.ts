@@ -1,4 +1,4 @@
-import { ValidationPipe, VersioningType } from '@nestjs/common';
+import { VersioningType } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -7,6 +7,7 @@ import { setSecurityHeaders } from './auth/security-headers';
 import { closeConnectionsOnShutdown } from './common/drain';
 import { loggerFor, RequestLogController } from './common/logger';
 import { genRequestId } from './common/request-id';
+import { createValidationPipe } from './common/validation';
 import { errorBody, HttpExceptionFilter } from './common/http-exception.filter';
 import { AppConfig } from './config/app-config';
 
@@ -34,14 +35,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
   app.useLogger(app.get(Logger));
   app.enableVersioning({ type: VersioningType.URI });
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      transform: true,
-      validationError: { target: false, value: false },
-    }),
-  );
+  app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   const fastify = app.getHttpAdapter().getInstance();
   // Callback style: an async hook would cost a promise per request. Headers set here are on

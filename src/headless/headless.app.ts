@@ -7,7 +7,7 @@ import { closeConnectionsOnShutdown } from '../common/drain';
 import { AppConfig } from '../config/app-config';
 import { HeadlessExceptionFilter } from './headless-exception.filter';
 import { HeadlessModule } from './headless.module';
-import { createValidationPipe } from './validation';
+import { createValidationPipe } from '../common/validation';
 
 export interface HeadlessAppOptions {
   /** Defaults to JSON lines on stdout at config.log_level; the embedding API may pass its own. */

@@ -1,4 +1,5 @@
-import { CanActivate, ExecutionContext, Injectable, ValidationPipe } from '@nestjs/common';
+import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
+import { createValidationPipe } from '../common/validation';
 import { RenderDto } from './dto/render.dto';
 import { UrlPolicy } from './url-policy';
 
@@ -8,12 +9,7 @@ import { UrlPolicy } from './url-policy';
  */
 @Injectable()
 export class RenderRequestGuard implements CanActivate {
-  private readonly validation = new ValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    transform: true,
-    validationError: { target: false, value: false },
-  });
+  private readonly validation = createValidationPipe();
 
   constructor(private readonly urlPolicy: UrlPolicy) {}
 
@@ -25,3 +21,11 @@ export class RenderRequestGuard implements CanActivate {
     return true;
   }
 }
+
+/**
+ * The body RenderRequestGuard already validated. A custom parameter decorator, so the global
+ * ValidationPipe (which leaves custom decorators alone) does not validate it a second time.
+ */
+export const ValidatedRender = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): RenderDto => ctx.switchToHttp().getRequest<{ body: RenderDto }>().body,
+);

@@ -1,11 +1,11 @@
-import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RENDER_ACTION_CLASSES } from '../headless/dto';
 import type { FastifyRequest } from 'fastify';
 import { RequestLimitGuard, reservationOf } from '../session/request-limit.guard';
 import { toSessionResponse } from '../session/dto/session.response';
 import { RenderDto } from './dto/render.dto';
-import { RenderRequestGuard } from './render-request.guard';
+import { RenderRequestGuard, ValidatedRender } from './render-request.guard';
 import { RpcClient } from './rpc-client.service';
 
 @ApiTags('render')
@@ -18,7 +18,8 @@ export class RenderController {
   @HttpCode(200)
   @UseGuards(RenderRequestGuard, RequestLimitGuard)
   @ApiOperation({ summary: 'Render a page, optionally in a session (its browser state is kept)' })
-  async render(@Body() dto: RenderDto, @Req() request: FastifyRequest) {
+  @ApiBody({ type: RenderDto })
+  async render(@ValidatedRender() dto: RenderDto, @Req() request: FastifyRequest) {
     const { url, session_id: _sessionId, ...config } = dto;
     const reservation = reservationOf(request);
     const { result, session } = reservation

@@ -1,5 +1,5 @@
 import { ArgumentMetadata, BadRequestException } from '@nestjs/common';
-import { createValidationPipe } from '../validation';
+import { createValidationPipe } from '../../common/validation';
 import { ClickActionDto, ScrollActionDto, TypeActionDto } from './render-action.dto';
 import { RenderRequestDto } from './render-request.dto';
 
