@@ -72,6 +72,11 @@ function configFor(env: Record<string, string>): AppConfig {
   }
 }
 
+/** The renderer token as the service reads it: its `headless_token` key (the raw variable until config/default.yaml has the key). */
+function tokenOf(env: Record<string, string>): string | undefined {
+  return CONFIG_VARS.has('HEADLESS_TOKEN') ? (configFor(env) as unknown as Json).headless_token : env.HEADLESS_TOKEN;
+}
+
 function expectKnownVars(names: Iterable<string>, where: string): void {
   const unknown = [...names].filter((name) => !CONFIG_VARS.has(name) && !(name in NON_CONFIG_VARS));
   expect({ where, unknown }).toEqual({ where, unknown: [] });
@@ -311,6 +316,7 @@ describe('compose.yaml', () => {
     for (const name of renderers) {
       const config = configFor(resolved(envOf(name)));
       expect(config.headless_host).toBe('0.0.0.0');
+      expect(tokenOf(resolved(envOf(name)))).toBe(TEST_SECRETS.HEADLESS_TOKEN);
       expect(String(services[name].shm_size)).toMatch(/^\d+(\.\d+)?\s*[gG]|^[1-9]\d{2,}\s*[mM]/);
     }
   });
@@ -323,6 +329,22 @@ describe('compose.yaml', () => {
       expect(config.api_keys.length).toBeGreaterThan(0); // else the API binds 127.0.0.1 inside its container
       const expected = renderers.map((r) => `http://${r}:${configFor(resolved(envOf(r))).headless_port}`);
       expect(config.headless_urls.map((u) => u.replace(/\/$/, '')).sort()).toEqual(expected.sort());
+    }
+  });
+
+  it('gives renderers and APIs longer to stop than their drain can take (Docker kills after 10 s by default)', () => {
+    const seconds = (duration: unknown): number => {
+      const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(String(duration ?? '10s'));
+      if (!m || (!m[1] && !m[2])) throw new Error(`stop_grace_period ${String(duration)}: not understood`);
+      return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
+    };
+    for (const name of renderers) {
+      const drain = Math.ceil((configFor(resolved(envOf(name))).render_timeout_ms + DRAIN_GRACE_MS) / 1000);
+      expect({ name, grace: seconds(services[name].stop_grace_period) >= drain + MIN_MARGIN_S }).toEqual({ name, grace: true });
+    }
+    for (const name of apis) {
+      const drain = Math.ceil((configFor(resolved(envOf(name))).render_timeout_ms + RPC_MARGIN_MS) / 1000);
+      expect({ name, grace: seconds(services[name].stop_grace_period) >= drain + MIN_MARGIN_S }).toEqual({ name, grace: true });
     }
   });
 
@@ -523,6 +545,9 @@ const RENDERER_DENIED = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.2
     expect(secretRef(api().container, 'API_KEYS')).toBeDefined();
     expect(secretRef(renderer().container, 'API_KEYS')).toBeUndefined(); // the renderer has no use for them
     for (const ref of [apiToken, secretRef(api().container, 'API_KEYS')]) expect(secretValue(ref?.name, ref?.key)).toMatch(/REPLACE-ME/);
+    const token = tokenOf(envOf(renderer().container));
+    expect(token).toBeTruthy();
+    expect(tokenOf(envOf(api().container))).toBe(token);
   });
 
   it('probes the API on its real routes and port, and lets Prometheus scrape it', () => {
