@@ -14,6 +14,7 @@ import {
   ValidationError,
 } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
+import { MIN_TOKEN_LENGTH } from '../renderer-rpc/renderer-token';
 
 const toList = ({ value }: { value: unknown }): unknown => {
   if (value === null || value === undefined || value === '') return [];
@@ -61,8 +62,21 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) headless_max_contexts: number;
   @Transform(toInt) @IsInt() @Min(1) headless_context_idle_seconds: number;
 
+  /** API → renderer bearer token; the API's embedded renderer makes a random one when empty. */
+  @Matches(new RegExp(`^(|\\S{${MIN_TOKEN_LENGTH},})$`), { message: `must be at least ${MIN_TOKEN_LENGTH} characters without spaces` })
+  headless_token: string;
+
   @Transform(toInt) @IsInt() @Min(100) render_timeout_ms: number;
   @Transform(toList) @IsString({ each: true }) render_allowed_hosts: string[];
+  @Transform(toList)
+  @Matches(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, {
+    each: true,
+    message: 'each entry must be an IP address with an optional port (1.1.1.1, 1.1.1.1:53, [::1]:53)',
+  })
+  render_dns_servers: string[];
+  /** Default upstream proxy for renders whose session names none; set by the operator, so trusted. */
+  @Matches(/^$|^(https?|socks5):\/\/[^\s/]+\/?$/, { message: 'must be empty or an http://, https:// or socks5:// proxy URL' })
+  render_upstream_proxy: string;
 
   @Transform(toList)
   @Matches(/^[^:\s]{8,}:[A-Za-z0-9._-]{1,64}$/, {
@@ -75,6 +89,11 @@ export class AppConfig {
 }
 
 export class ConfigError extends Error {}
+
+/** The renderer never runs unauthenticated: a standalone one, or an API using external ones, needs the token. */
+export function requireHeadlessToken(config: AppConfig, why: string): void {
+  if (!config.headless_token) throw new ConfigError(`config error: HEADLESS_TOKEN (headless_token) is required ${why}`);
+}
 
 export interface LoadConfigOptions {
   /** Defaults to process.env. */

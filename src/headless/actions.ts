@@ -1,17 +1,11 @@
 import type { Page } from 'playwright-core';
 import { Deadline } from './deadline';
-import type { ActionType, RenderActionDto } from './dto';
+import type { ActionError, ActionType, RenderActionDto } from '../renderer-rpc';
 import { firstLine, RenderError } from './errors';
 
 export const DEFAULT_ACTION_TIMEOUT_MS = 5000;
 /** Pause between scroll steps so lazy-loaded content gets a chance to appear. */
 export const DEFAULT_SCROLL_DELAY_MS = 100;
-
-export interface ActionError {
-  index: number;
-  type: ActionType;
-  message: string;
-}
 
 export interface ActionsOutcome {
   executed: ActionType[];

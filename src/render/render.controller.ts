@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { RENDER_ACTION_CLASSES } from '../headless/dto';
+import { RENDER_ACTION_CLASSES } from '../renderer-rpc';
 import type { FastifyRequest } from 'fastify';
 import { RequestLimitGuard, reservationOf } from '../session/request-limit.guard';
 import { toSessionResponse } from '../session/dto/session.response';

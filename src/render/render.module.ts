@@ -7,11 +7,11 @@ import { RendererPool } from './renderer-pool';
 import { RpcClient } from './rpc-client.service';
 import { UrlPolicy } from './url-policy';
 
-/** Global: RpcClient is shared like RipTide's AppState client. */
+/** Global: RpcClient is shared like RipTide's AppState client; health probes the RendererPool. */
 @Global()
 @Module({
   controllers: [RenderController],
   providers: [EmbeddedRenderer, RendererPool, RpcClient, UrlPolicy, RenderRequestGuard, RequestLimitGuard],
-  exports: [RpcClient],
+  exports: [RpcClient, RendererPool],
 })
 export class RenderModule {}

@@ -9,22 +9,19 @@ import {
   Optional,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
 import { Session } from '../session/session';
 import { SessionStore } from '../session/session.store';
+import { contextKey, RenderErrorResponse } from '../renderer-rpc';
 import { Renderer, RendererPool } from './renderer-pool';
 import type { RenderConfig, RendererResult } from './render.types';
 
 /** How long past the hard cap we wait for the renderer's own 504 before giving up on it. */
 const RPC_MARGIN_MS = 2000;
-
-/** A session's browser context key on the renderers: tenant-scoped, and within their id limits. */
-export const contextKey = (tenant: string, id: string): string =>
-  createHash('sha256').update(tenant).update('\0').update(id).digest('hex').slice(0, 40);
 
 /** A reservation made before the render (by RequestLimitGuard or renderDynamicWithSession). */
 export interface SessionReservation {
@@ -36,11 +33,6 @@ export interface SessionReservation {
 export interface SessionRender {
   result: RendererResult;
   session: Session | null;
-}
-
-interface RendererErrorBody {
-  error?: string;
-  kind?: string;
 }
 
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
@@ -88,14 +80,15 @@ export class RpcClient implements OnModuleInit {
   async renderReserved(reservation: SessionReservation, url: string, config: RenderConfig, requestId: string): Promise<SessionRender> {
     const { tenant, session } = reservation;
     const started = this.clock.now();
+    const key = this.contextKeyOf(tenant, session.id);
     const body = {
       ...config,
       url,
-      session_id: contextKey(tenant, session.id),
+      context_key: key,
       ...(reservation.storageState ? { storage_state: JSON.parse(reservation.storageState) as unknown } : {}),
     };
     try {
-      const result = await this.send(contextKey(tenant, session.id), body, requestId, this.hardCap(config));
+      const result = await this.send(key, body, requestId, this.hardCap(config));
       const recorded = await this.sessions.recordResult(tenant, session.id, {
         url: result.final_url ?? url,
         renderTimeMs: result.render_time_ms,
@@ -130,14 +123,23 @@ export class RpcClient implements OnModuleInit {
 
   /** Best effort: an unreachable renderer drops idle contexts by itself. */
   async closeSessionContext(tenant: string, id: string): Promise<void> {
-    const key = contextKey(tenant, id);
+    const key = this.contextKeyOf(tenant, id);
     const [renderer] = this.renderers.rank(key);
     try {
-      const res = await renderer.pool.request({ method: 'DELETE', path: `/sessions/${key}`, signal: AbortSignal.timeout(5000) });
+      const res = await renderer.pool.request({
+        method: 'DELETE',
+        path: `/contexts/${key}`,
+        headers: this.renderers.authHeaders,
+        signal: AbortSignal.timeout(5000),
+      });
       await res.body.dump();
     } catch (err) {
       this.logger.debug({ err, renderer: renderer.url }, 'could not close a session context');
     }
+  }
+
+  private contextKeyOf(tenant: string, sessionId: string): string {
+    return contextKey(this.renderers.keySecret, { tenant, sessionId, incarnation: '' });
   }
 
   private hardCap(config: RenderConfig): number {
@@ -176,7 +178,7 @@ export class RpcClient implements OnModuleInit {
       response = await renderer.pool.request({
         method: 'POST',
         path: '/render',
-        headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+        headers: { ...this.renderers.authHeaders, 'content-type': 'application/json', 'x-request-id': requestId },
         body: payload,
         signal: AbortSignal.timeout(timeout),
         headersTimeout: timeout,
@@ -192,8 +194,8 @@ export class RpcClient implements OnModuleInit {
       throw this.transportError(err, timeout);
     }
     if (response.statusCode === 200) return parsed as RendererResult;
-    this.metrics?.rendererError((parsed as RendererErrorBody | null)?.kind);
-    throw rendererError(response.statusCode, parsed as RendererErrorBody);
+    this.metrics?.rendererError((parsed as Partial<RenderErrorResponse> | null)?.kind);
+    throw rendererError(response.statusCode, parsed as Partial<RenderErrorResponse>);
   }
 
   private transportError(err: unknown, timeout: number): Error {
@@ -212,7 +214,7 @@ export class RpcClient implements OnModuleInit {
   }
 }
 
-function rendererError(status: number, body: RendererErrorBody): HttpException {
+function rendererError(status: number, body: Partial<RenderErrorResponse>): HttpException {
   const message = body?.error ?? `renderer answered ${status}`;
   switch (status) {
     case 400:
