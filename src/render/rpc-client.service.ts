@@ -14,7 +14,7 @@ import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
-import { Session } from '../session/session';
+import { Session, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { Renderer, RendererPool } from './renderer-pool';
 import type { RenderConfig, RendererResult } from './render.types';
@@ -30,7 +30,7 @@ export const contextKey = (tenant: string, id: string): string =>
 export interface SessionReservation {
   tenant: string;
   session: Session;
-  storageState: string | null;
+  storageState: StateSnapshot | null;
 }
 
 export interface SessionRender {
@@ -42,6 +42,13 @@ interface RendererErrorBody {
   error?: string;
   kind?: string;
 }
+
+let lastStateSeq = 0;
+/**
+ * Until the renderer sends its per-context snapshot seq: the wall-clock time the result is
+ * recorded, strictly increasing in this process (so the latest recorded state wins, as before).
+ */
+const interimStateSeq = (): number => (lastStateSeq = Math.max(Date.now(), lastStateSeq + 1));
 
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
 class Unreachable extends Error {}
@@ -64,7 +71,7 @@ export class RpcClient implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.sessions.onRemoved((tenant, id) => void this.closeSessionContext(tenant, id));
+    this.sessions.onRemoved(({ tenant, id }) => void this.closeSessionContext(tenant, id));
   }
 
   /** A render without a session: a throwaway browser context. */
@@ -92,7 +99,7 @@ export class RpcClient implements OnModuleInit {
       ...config,
       url,
       session_id: contextKey(tenant, session.id),
-      ...(reservation.storageState ? { storage_state: JSON.parse(reservation.storageState) as unknown } : {}),
+      ...(reservation.storageState ? { storage_state: JSON.parse(reservation.storageState.json) as unknown } : {}),
     };
     try {
       const result = await this.send(contextKey(tenant, session.id), body, requestId, this.hardCap(config));
@@ -100,7 +107,7 @@ export class RpcClient implements OnModuleInit {
         url: result.final_url ?? url,
         renderTimeMs: result.render_time_ms,
         error: null,
-        storageState: result.storage_state ? JSON.stringify(result.storage_state) : undefined,
+        storageState: result.storage_state ? { json: JSON.stringify(result.storage_state), seq: interimStateSeq() } : undefined,
       });
       return { result, session: recorded };
     } catch (err) {

@@ -7,14 +7,25 @@ import {
   isExpired,
   METADATA_MAX_KEYS,
   NewSession,
+  newIncarnation,
   RenderRecord,
   Session,
   SESSION_RENDER_SAMPLES,
   SessionConfig,
   SessionPatch,
+  SessionRef,
+  StateSnapshot,
 } from '../session';
 import { smallestByKey } from './page-selection';
-import { CreateOutcome, PatchOutcome, ReserveOutcome, SessionBackend, SessionPage } from './session-backend';
+import {
+  CreateOutcome,
+  PatchOutcome,
+  ReserveOutcome,
+  SessionBackend,
+  SessionPage,
+  SweepListener,
+  UNREPORTED_REMOVALS_MAX,
+} from './session-backend';
 import { ShardedMap } from './sharded-map';
 
 /** Entries handled between two yields to the event loop during a sweep. */
@@ -92,7 +103,9 @@ class Entry {
   renderCount = 0;
   renderTimes: number[] | null = null;
   metadata: Record<string, string> | null = null;
-  storageState: string | null = null;
+  storageState: StateSnapshot | null = null;
+  /** The greatest seq of a snapshot kept so far (0: none): an older one is refused. */
+  stateSeq = 0;
   /** The expiry bucket this entry was last filed under; older filings are stale. */
   bucket = 0;
 
@@ -100,6 +113,7 @@ class Entry {
     /** Its tenant (a shared object: a reference per session, like the tenant name it replaces). */
     readonly owner: Tenant,
     readonly id: string,
+    readonly incarnation: string,
     readonly createdAt: number,
     public lastAccessed: number,
     public expiresAt: number,
@@ -121,6 +135,8 @@ export class MemorySessionBackend implements SessionBackend {
   private readonly configs = new Map<string, SessionConfig>();
   /** Over all tenants; each tenant's own are on its Tenant. */
   private readonly all = new Aggregates();
+  /** Removals no caller was told of, for the next reporting sweep (bounded). */
+  private unreported: SessionRef[] = [];
 
   async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
     const outcome = this.insert(init, limits, now);
@@ -187,7 +203,12 @@ export class MemorySessionBackend implements SessionBackend {
       this.all.rendered(record.renderTimeMs);
       entry.owner.stats.rendered(record.renderTimeMs);
     }
-    if (record.storageState !== undefined) entry.storageState = record.storageState;
+    const state = record.storageState;
+    if (state === null) entry.storageState = null;
+    else if (state !== undefined && state.seq > entry.stateSeq) {
+      entry.storageState = state;
+      entry.stateSeq = state.seq;
+    }
     return snapshot(entry);
   }
 
@@ -205,13 +226,21 @@ export class MemorySessionBackend implements SessionBackend {
       if (keys > METADATA_MAX_KEYS) return { kind: 'metadata_limit', keys };
       entry.metadata = keys > 0 ? merged : null;
     }
-    const { ttlSeconds, autoRenew, maxRequests, trackMetrics } = patch;
-    if (ttlSeconds !== undefined || autoRenew !== undefined || maxRequests !== undefined || trackMetrics !== undefined) {
+    const { ttlSeconds, autoRenew, maxRequests, trackMetrics, proxy } = patch;
+    if (
+      ttlSeconds !== undefined ||
+      autoRenew !== undefined ||
+      maxRequests !== undefined ||
+      trackMetrics !== undefined ||
+      proxy !== undefined
+    ) {
+      const keptProxy = proxy === undefined ? entry.config.proxy : (proxy ?? undefined);
       entry.config = this.sharedConfig({
         ttlSeconds: ttlSeconds ?? entry.config.ttlSeconds,
         autoRenew: autoRenew ?? entry.config.autoRenew,
         maxRequests: maxRequests ?? entry.config.maxRequests,
         trackMetrics: trackMetrics ?? entry.config.trackMetrics,
+        ...(keptProxy && { proxy: keptProxy }),
       });
     }
     // A new TTL counts from the change, so shortening it cannot expire a session in the past.
@@ -219,13 +248,13 @@ export class MemorySessionBackend implements SessionBackend {
     return { kind: 'updated', session: snapshot(entry) };
   }
 
-  async remove(tenant: string, id: string, now: number): Promise<boolean> {
+  async remove(tenant: string, id: string, now: number): Promise<SessionRef | null> {
     const entry = this.live(tenant, id, now);
-    if (!entry) return false;
+    if (!entry) return null;
     this.unlink(entry);
     this.all.removedTotal++;
     entry.owner.stats.removedTotal++;
-    return true;
+    return refOf(entry);
   }
 
   async list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage> {
@@ -241,12 +270,17 @@ export class MemorySessionBackend implements SessionBackend {
     }
   }
 
-  async storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null> {
+  async storageState(tenant: string, id: string, now: number): Promise<{ state: StateSnapshot | null } | null> {
     const entry = this.live(tenant, id, now);
     return entry ? { state: entry.storageState } : null;
   }
 
-  async sweep(now: number, byTenant?: Map<string, number>): Promise<number> {
+  async sweep(now: number, listener?: SweepListener): Promise<number> {
+    if (listener) {
+      const held = this.unreported;
+      this.unreported = [];
+      for (const ref of held) listener(ref, false);
+    }
     const due = Math.floor(now / BUCKET_MS);
     const keys = [...this.buckets.keys()].filter((key) => key <= due).sort((a, b) => a - b);
     let removed = 0;
@@ -258,9 +292,11 @@ export class MemorySessionBackend implements SessionBackend {
       for (const entry of filed) {
         if (this.isCurrentFiling(entry, key)) {
           if (isExpired(entry.expiresAt, now)) {
-            this.expire(entry);
+            this.unlink(entry);
+            this.countExpired(entry);
             removed++;
-            if (byTenant) byTenant.set(entry.owner.name, (byTenant.get(entry.owner.name) ?? 0) + 1);
+            if (listener) listener(refOf(entry), true);
+            else this.holdUnreported(entry);
           } else {
             this.file(entry, key); // due this second but not yet at its millisecond
           }
@@ -283,19 +319,27 @@ export class MemorySessionBackend implements SessionBackend {
 
   async ping(): Promise<void> {}
 
-  /** The live entry, or null; an expired one found here is removed and counted at once. */
+  /**
+   * The live entry, or null; an expired one found here is removed and counted at once, and
+   * held for the next reporting sweep.
+   */
   private live(tenant: string, id: string, now: number): Entry | null {
     const entry = this.tenants.get(tenant)?.sessions.get(id);
     if (!entry) return null;
     if (!isExpired(entry.expiresAt, now)) return entry;
-    this.expire(entry);
+    this.unlink(entry);
+    this.countExpired(entry);
+    this.holdUnreported(entry);
     return null;
   }
 
-  private expire(entry: Entry): void {
-    this.unlink(entry);
+  private countExpired(entry: Entry): void {
     this.all.expiredTotal++;
     entry.owner.stats.expiredTotal++;
+  }
+
+  private holdUnreported(entry: Entry): void {
+    if (this.unreported.length < UNREPORTED_REMOVALS_MAX) this.unreported.push(refOf(entry));
   }
 
   private insert(init: NewSession, limits: CapacityLimits, now: number): CreateOutcome {
@@ -308,7 +352,7 @@ export class MemorySessionBackend implements SessionBackend {
 
     let owner = this.tenants.get(init.tenant);
     if (!owner) this.tenants.set(init.tenant, (owner = new Tenant(init.tenant)));
-    const entry = new Entry(owner, init.id, now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
+    const entry = new Entry(owner, init.id, newIncarnation(), now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
     if (init.metadata && Object.keys(init.metadata).length > 0) entry.metadata = { ...init.metadata };
     owner.sessions.set(entry.id, entry);
     this.file(entry, Math.floor(entry.expiresAt / BUCKET_MS));
@@ -348,6 +392,8 @@ export class MemorySessionBackend implements SessionBackend {
   }
 
   private sharedConfig(config: SessionConfig): SessionConfig {
+    // A proxy (with its credentials) is the session's own: such a config is never shared.
+    if (config.proxy) return Object.freeze({ ...config, proxy: Object.freeze({ ...config.proxy }) });
     const key = `${config.ttlSeconds}|${+config.autoRenew}|${config.maxRequests}|${+config.trackMetrics}`;
     let shared = this.configs.get(key);
     if (!shared) {
@@ -368,10 +414,13 @@ function pushSample(samples: number[], value: number, max: number): void {
   if (samples.length > max) samples.shift();
 }
 
+const refOf = (entry: Entry): SessionRef => ({ tenant: entry.owner.name, id: entry.id, incarnation: entry.incarnation });
+
 function snapshot(entry: Entry): Session {
   return {
     tenant: entry.owner.name,
     id: entry.id,
+    incarnation: entry.incarnation,
     createdAt: entry.createdAt,
     lastAccessed: entry.lastAccessed,
     expiresAt: entry.expiresAt,
