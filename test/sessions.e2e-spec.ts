@@ -943,6 +943,18 @@ describe('config.proxy (upstream proxy)', () => {
   });
 });
 
+describe('incarnation', () => {
+  it('is never shown to API clients', async () => {
+    const res = await create({ session_id: 'inc' });
+    const { incarnation } = (await t.app.get(SessionStore).get(DEFAULT_TENANT, 'inc'))!;
+    expect(incarnation).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    for (const answer of [res, await getOne('inc'), await list(), await touch('inc'), await upsert('inc')]) {
+      expect(answer.text).not.toContain(incarnation);
+      expect(answer.text).not.toContain('incarnation');
+    }
+  });
+});
+
 // ---- OpenAPI --------------------------------------------------------------------------------
 
 describe('OpenAPI', () => {
