@@ -100,8 +100,9 @@ export interface RenderRecord {
   error: string | null;
   /**
    * The browser state to keep: kept only if its seq is greater than the stored one's (an older
-   * snapshot is ignored, not an error); null clears the saved state (the order stays, so an
-   * older snapshot still cannot come back); undefined keeps what is saved.
+   * snapshot is ignored, not an error); null clears the saved state and its order (a clear
+   * carries no seq, and a renderer restoring a context from no state counts from 1 again);
+   * undefined keeps what is saved.
    */
   storageState?: StateSnapshot | null;
 }

@@ -104,8 +104,6 @@ class Entry {
   renderTimes: number[] | null = null;
   metadata: Record<string, string> | null = null;
   storageState: StateSnapshot | null = null;
-  /** The greatest seq of a snapshot kept so far (0: none): an older one is refused. */
-  stateSeq = 0;
   /** The expiry bucket this entry was last filed under; older filings are stale. */
   bucket = 0;
 
@@ -204,11 +202,7 @@ export class MemorySessionBackend implements SessionBackend {
       entry.owner.stats.rendered(record.renderTimeMs);
     }
     const state = record.storageState;
-    if (state === null) entry.storageState = null;
-    else if (state !== undefined && state.seq > entry.stateSeq) {
-      entry.storageState = state;
-      entry.stateSeq = state.seq;
-    }
+    if (state === null || (state !== undefined && state.seq > (entry.storageState?.seq ?? 0))) entry.storageState = state;
     return snapshot(entry);
   }
 

@@ -11,8 +11,8 @@
  *                           a last accessed, e expires (epoch ms), ttl, ar, mr, tm (config), px
  *                           (upstream proxy as JSON, absent = none), rq, er (request and error
  *                           counts), lu, le (last url and error, absent = null), trt, rn (render
- *                           time sum and count), ss (greatest seq of a browser state kept; absent
- *                           = none yet)
+ *                           time sum and count), ss (seq of the saved browser state; absent =
+ *                           none)
  *   P meta:{T:S}     hash   the session's metadata
  *   P times:{T:S}    list   recent render times, capped to SESSION_RENDER_SAMPLES
  *   P state:{T:S}    string saved browser storage state (its seq is ss)
@@ -280,8 +280,8 @@ export const reserveArgv = (session: SessionArgs, createMissing: InsertArgs | nu
 ];
 
 /**
- * ARGV[5..] (recordArgv). A state is kept only if its seq is greater than ss, the greatest
- * kept so far; clearing the state leaves ss, so an older snapshot cannot come back either.
+ * ARGV[5..] (recordArgv). A state is kept only if its seq is greater than ss, the saved one's;
+ * clearing the state clears ss with it.
  * -> {session} or {}
  */
 const RECORD = perSession(`
@@ -311,6 +311,7 @@ if STATE_OP == 'set' and tonumber(STATE_SEQ) > tonumber(s.ss or '0') then
   redis.call('HSET', K_SESS, 'ss', STATE_SEQ)
 elseif STATE_OP == 'del' then
   redis.call('DEL', K_STATE)
+  redis.call('HDEL', K_SESS, 'ss')
 end
 keep_until_expiry(s)
 return reply()
