@@ -38,12 +38,26 @@ export interface SessionConfig {
   readonly proxy?: UpstreamProxy;
 }
 
+const INCARNATION_BYTES = 16;
+/** Random bytes are drawn for many tokens at once: one randomBytes call costs ~2 µs, a create ~5 µs. */
+const INCARNATION_POOL = 256 * INCARNATION_BYTES;
+let pool = Buffer.alloc(0);
+let pooled = 0;
+
 /**
- * Which creation of a session id a session is. Browser contexts and saved browser state belong
- * to one incarnation, so a session created again under an old id can never reach the old
- * one's cookies: the token is unguessable and never shown to API clients.
+ * A new incarnation token: 16 random bytes (CSPRNG), base64url. Which creation of a session
+ * id a session is: browser contexts and saved browser state belong to one incarnation, so a
+ * session created again under an old id can never reach the old one's cookies. Unguessable,
+ * never reused, never shown to API clients.
  */
-export const newIncarnation = (): string => randomBytes(16).toString('base64url');
+export function newIncarnation(): string {
+  if (pooled === pool.length) {
+    pool = randomBytes(INCARNATION_POOL);
+    pooled = 0;
+  }
+  pooled += INCARNATION_BYTES;
+  return pool.toString('base64url', pooled - INCARNATION_BYTES, pooled);
+}
 
 /** Names one incarnation of a session: what the API needs to close its browser contexts. */
 export interface SessionRef {
