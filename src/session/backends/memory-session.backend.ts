@@ -104,8 +104,10 @@ class Entry {
   renderTimes: number[] | null = null;
   metadata: Record<string, string> | null = null;
   storageState: StateSnapshot | null = null;
-  /** The expiry bucket this entry was last filed under; older filings are stale. */
+  /** The expiry bucket it is filed under: its expiry's, or an earlier one (renewals file lazily). */
   bucket = 0;
+  /** Its index in that bucket's array, so that it can be taken out at once; -1 while unfiled. */
+  slot = -1;
 
   constructor(
     /** Its tenant (a shared object: a reference per session, like the tenant name it replaces). */
@@ -122,8 +124,11 @@ class Entry {
 /**
  * In-process backend. Every method runs to completion without awaiting, so each is atomic
  * with respect to the others on the single JS thread. Expiry is indexed by one-second
- * buckets: a sweep visits only the buckets that have come due, and a renewed session is
- * re-filed lazily (its old filing is recognised as stale and dropped).
+ * buckets, and a sweep visits only the buckets that have come due. Each live session is filed
+ * exactly once, so the index holds one entry per session however often sessions are renewed:
+ * a renewal (expiry moving later) leaves the filing where it is and the sweep that meets it
+ * re-files it under its new second; an expiry moving earlier, and a removal, take the filing
+ * out at once (swap with the bucket's last entry, O(1)).
  */
 @Injectable()
 export class MemorySessionBackend implements SessionBackend {
@@ -282,24 +287,32 @@ export class MemorySessionBackend implements SessionBackend {
     for (const key of keys) {
       const filed = this.buckets.get(key);
       if (!filed) continue;
-      this.buckets.delete(key);
-      for (const entry of filed) {
-        if (this.isCurrentFiling(entry, key)) {
-          if (isExpired(entry.expiresAt, now)) {
-            this.unlink(entry);
-            this.countExpired(entry);
-            removed++;
-            if (listener) listener(refOf(entry), true);
-            else this.holdUnreported(entry);
-          } else {
-            this.file(entry, key); // due this second but not yet at its millisecond
-          }
+      // Taken from the end, so entries still waiting keep their slots while the sweep yields
+      // (an operation in between may take one out, or a concurrent sweep take some too).
+      const notYet: Entry[] = [];
+      let entry: Entry | undefined;
+      while ((entry = filed.pop())) {
+        entry.slot = -1;
+        const bucket = bucketOf(entry.expiresAt);
+        if (isExpired(entry.expiresAt, now)) {
+          this.unlink(entry);
+          this.countExpired(entry);
+          removed++;
+          if (listener) listener(refOf(entry), true);
+          else this.holdUnreported(entry);
+        } else if (bucket === key) {
+          notYet.push(entry); // due this second, but not yet at its millisecond
+        } else {
+          this.file(entry, bucket); // renewed since it was filed
         }
         if (++sinceYield >= SWEEP_SLICE) {
           sinceYield = 0;
           await yieldToEventLoop();
         }
       }
+      if (this.buckets.get(key) === filed) this.buckets.delete(key);
+      // Unless removed or filed anew meanwhile.
+      for (const waiting of notYet) if (waiting.slot === -1 && this.isLinked(waiting)) this.file(waiting, key);
     }
     return removed;
   }
@@ -349,7 +362,7 @@ export class MemorySessionBackend implements SessionBackend {
     const entry = new Entry(owner, init.id, newIncarnation(), now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
     if (init.metadata && Object.keys(init.metadata).length > 0) entry.metadata = { ...init.metadata };
     owner.sessions.set(entry.id, entry);
-    this.file(entry, Math.floor(entry.expiresAt / BUCKET_MS));
+    this.file(entry, bucketOf(entry.expiresAt));
     this.all.added(now);
     owner.stats.added(now);
     return { kind: 'created', session: snapshot(entry) };
@@ -362,24 +375,41 @@ export class MemorySessionBackend implements SessionBackend {
 
   private setExpiry(entry: Entry, expiresAt: number): void {
     entry.expiresAt = expiresAt;
-    const bucket = Math.floor(expiresAt / BUCKET_MS);
-    if (bucket !== entry.bucket) this.file(entry, bucket);
+    // Later: the sweep re-files it when it meets the old filing. Earlier: the sweep must meet it in time.
+    const bucket = bucketOf(expiresAt);
+    if (bucket < entry.bucket) this.file(entry, bucket);
   }
 
+  /** Files the entry under `bucket`, taking it out of wherever it was filed before. */
   private file(entry: Entry, bucket: number): void {
+    this.unfile(entry);
+    let filed = this.buckets.get(bucket);
+    if (!filed) this.buckets.set(bucket, (filed = []));
     entry.bucket = bucket;
-    const filed = this.buckets.get(bucket);
-    if (filed) filed.push(entry);
-    else this.buckets.set(bucket, [entry]);
+    entry.slot = filed.length;
+    filed.push(entry);
   }
 
-  private isCurrentFiling(entry: Entry, bucket: number): boolean {
-    return entry.bucket === bucket && entry.owner.sessions.get(entry.id) === entry;
+  private unfile(entry: Entry): void {
+    if (entry.slot === -1) return;
+    const filed = this.buckets.get(entry.bucket)!;
+    const last = filed.pop()!;
+    if (last !== entry) {
+      filed[entry.slot] = last;
+      last.slot = entry.slot;
+    }
+    entry.slot = -1;
+    if (filed.length === 0) this.buckets.delete(entry.bucket);
+  }
+
+  private isLinked(entry: Entry): boolean {
+    return entry.owner.sessions.get(entry.id) === entry;
   }
 
   private unlink(entry: Entry): void {
     const { sessions, stats } = entry.owner;
-    if (sessions.get(entry.id) !== entry) return;
+    if (!this.isLinked(entry)) return;
+    this.unfile(entry);
     sessions.delete(entry.id);
     this.all.dropped(entry.createdAt);
     stats.dropped(entry.createdAt);
@@ -399,6 +429,8 @@ export class MemorySessionBackend implements SessionBackend {
     return shared;
   }
 }
+
+const bucketOf = (expiresAt: number): number => Math.floor(expiresAt / BUCKET_MS);
 
 /** The aggregates of a tenant that has had no session yet. */
 const EMPTY = new Aggregates();
