@@ -1,14 +1,14 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_TENANT } from '../auth/tenant.decorator';
-import { Session } from './session';
+import { Session, StateSnapshot } from './session';
 import { RequestLimitReached } from './session.errors';
 import { SessionStore } from './session.store';
 
 export interface ReservedRequest {
   tenant: string;
   session: Session;
-  storageState: string | null;
+  storageState: StateSnapshot | null;
 }
 
 type RequestWithReservation = FastifyRequest & { tenant?: string; reservation?: ReservedRequest };
