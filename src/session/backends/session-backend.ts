@@ -1,4 +1,5 @@
 import { ServiceUnavailableException } from '@nestjs/common';
+import { retryLater } from '../../common/retry-after';
 import type {
   BackendMetrics,
   CapacityLimits,
@@ -21,6 +22,8 @@ export class BackendUnavailableError extends ServiceUnavailableException {
 
   constructor(cause?: Error, code?: string) {
     super('session backend unavailable', { cause });
+    // Reconnection is automatic; a client that comes back in a second usually finds it again.
+    retryLater(this, 1);
     this.code = code ?? (cause as { code?: unknown } | undefined)?.code?.toString() ?? 'UNAVAILABLE';
   }
 }
