@@ -3,7 +3,7 @@
  * their headers are cut off after HTTP_HEADERS_TIMEOUT_MS, and meanwhile a normal request is
  * answered at once — on the API's listener and on the renderer's.
  */
-import { connect, Socket } from 'node:net';
+import { AddressInfo, connect, Socket } from 'node:net';
 import { loadConfig } from '../src/config/app-config';
 import { bootApp } from './support/app';
 import { RENDERER_TOKEN, startRenderer } from './support/renderer';
@@ -62,7 +62,7 @@ describe('slow clients', () => {
     const api = await bootApp({ ...TIMEOUTS, headless_urls: ['http://127.0.0.1:9'], headless_token: RENDERER_TOKEN });
     try {
       await api.app.listen(0, '127.0.0.1');
-      await expectCutOff(api.app.getHttpServer().address().port, '/health/live', 200);
+      await expectCutOff((api.app.getHttpServer().address() as AddressInfo).port, '/health/live', 200);
     } finally {
       await api.close();
     }

@@ -69,6 +69,7 @@ export class AppConfig {
   headless_token: string;
 
   @Transform(toInt) @IsInt() @Min(100) render_timeout_ms: number;
+  @Transform(toInt) @IsInt() @Min(0) render_max_concurrent_per_tenant: number;
   @Transform(toList) @IsString({ each: true }) render_allowed_hosts: string[];
   @Transform(toList)
   @Matches(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, {

@@ -16,7 +16,7 @@ import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
 import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
-import { contextKey, RenderErrorResponse } from '../renderer-rpc';
+import { contextKey, queueKey, RenderErrorResponse } from '../renderer-rpc';
 import { Renderer, RendererPool } from './renderer-pool';
 import type { RenderConfig, RendererResult } from './render.types';
 
@@ -60,8 +60,13 @@ export class RpcClient implements OnModuleInit {
   }
 
   /** A render without a session: a throwaway browser context. */
-  renderDynamic(url: string, config: RenderConfig, requestId: string = randomUUID()): Promise<RendererResult> {
-    return this.send(null, { ...config, url }, requestId, this.hardCap(config));
+  renderDynamic(
+    url: string,
+    config: RenderConfig,
+    tenant: string = DEFAULT_TENANT,
+    requestId: string = randomUUID(),
+  ): Promise<RendererResult> {
+    return this.send(null, { ...config, url, queue_key: this.queueKeyOf(tenant) }, requestId, this.hardCap(config));
   }
 
   /** Reserves a request on the session (creating it if needed), renders, records the outcome. */
@@ -85,6 +90,7 @@ export class RpcClient implements OnModuleInit {
       ...config,
       url,
       context_key: key,
+      queue_key: this.queueKeyOf(tenant),
       ...(reservation.storageState
         ? { storage_state: JSON.parse(reservation.storageState.json) as unknown, state_seq: reservation.storageState.seq }
         : {}),
@@ -143,6 +149,10 @@ export class RpcClient implements OnModuleInit {
 
   private contextKeyOf({ tenant, id, incarnation }: SessionRef): string {
     return contextKey(this.renderers.keySecret, { tenant, sessionId: id, incarnation });
+  }
+
+  private queueKeyOf(tenant: string): string {
+    return queueKey(this.renderers.keySecret, tenant);
   }
 
   private hardCap(config: RenderConfig): number {
