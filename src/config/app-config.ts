@@ -42,6 +42,8 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) port: number;
   @IsString() host: string;
   @Transform(toInt) @IsInt() @Min(1024) body_limit_bytes: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(600_000) http_headers_timeout_ms: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000) http_request_timeout_ms: number;
 
   @IsIn(['memory', 'redis']) session_backend: 'memory' | 'redis';
   @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }) redis_url: string;
@@ -67,6 +69,7 @@ export class AppConfig {
   headless_token: string;
 
   @Transform(toInt) @IsInt() @Min(100) render_timeout_ms: number;
+  @Transform(toInt) @IsInt() @Min(0) render_max_concurrent_per_tenant: number;
   @Transform(toList) @IsString({ each: true }) render_allowed_hosts: string[];
   @Transform(toList)
   @Matches(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, {
@@ -125,6 +128,12 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
   const config = plainToInstance(AppConfig, raw);
   const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length > 0) throw new ConfigError(explain(errors[0]));
+  if (config.http_headers_timeout_ms > config.http_request_timeout_ms) {
+    // Node refuses a headers timeout longer than the request timeout.
+    throw new ConfigError(
+      `config error: HTTP_HEADERS_TIMEOUT_MS (http_headers_timeout_ms) must not exceed HTTP_REQUEST_TIMEOUT_MS, got ${config.http_headers_timeout_ms} > ${config.http_request_timeout_ms}`,
+    );
+  }
   if (!config.host) config.host = config.api_keys.length > 0 ? '0.0.0.0' : '127.0.0.1';
   return config;
 }

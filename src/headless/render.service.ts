@@ -53,7 +53,7 @@ export class RenderService implements BeforeApplicationShutdown {
     if (cancel?.aborted) onCancel();
     else cancel?.addEventListener('abort', onCancel, { once: true });
     try {
-      const release = await this.limiter.acquire(abort.signal);
+      const release = await this.limiter.acquire(abort.signal, request.queue_key);
       const work = this.execute(request, deadline, abort.signal).finally(release);
       return await Promise.race([work, rejectOnAbort(abort.signal)]);
     } finally {

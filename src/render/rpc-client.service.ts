@@ -14,9 +14,9 @@ import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
-import { Session } from '../session/session';
+import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
-import { contextKey, RenderErrorResponse } from '../renderer-rpc';
+import { contextKey, queueKey, RenderErrorResponse } from '../renderer-rpc';
 import { Renderer, RendererPool } from './renderer-pool';
 import type { RenderConfig, RendererResult } from './render.types';
 
@@ -27,7 +27,7 @@ const RPC_MARGIN_MS = 2000;
 export interface SessionReservation {
   tenant: string;
   session: Session;
-  storageState: string | null;
+  storageState: StateSnapshot | null;
 }
 
 export interface SessionRender {
@@ -56,12 +56,17 @@ export class RpcClient implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.sessions.onRemoved((tenant, id) => void this.closeSessionContext(tenant, id));
+    this.sessions.onRemoved((removed) => void this.closeSessionContext(removed));
   }
 
   /** A render without a session: a throwaway browser context. */
-  renderDynamic(url: string, config: RenderConfig, requestId: string = randomUUID()): Promise<RendererResult> {
-    return this.send(null, { ...config, url }, requestId, this.hardCap(config));
+  renderDynamic(
+    url: string,
+    config: RenderConfig,
+    tenant: string = DEFAULT_TENANT,
+    requestId: string = randomUUID(),
+  ): Promise<RendererResult> {
+    return this.send(null, { ...config, url, queue_key: this.queueKeyOf(tenant) }, requestId, this.hardCap(config));
   }
 
   /** Reserves a request on the session (creating it if needed), renders, records the outcome. */
@@ -80,12 +85,15 @@ export class RpcClient implements OnModuleInit {
   async renderReserved(reservation: SessionReservation, url: string, config: RenderConfig, requestId: string): Promise<SessionRender> {
     const { tenant, session } = reservation;
     const started = this.clock.now();
-    const key = this.contextKeyOf(tenant, session.id);
+    const key = this.contextKeyOf(session);
     const body = {
       ...config,
       url,
       context_key: key,
-      ...(reservation.storageState ? { storage_state: JSON.parse(reservation.storageState) as unknown } : {}),
+      queue_key: this.queueKeyOf(tenant),
+      ...(reservation.storageState
+        ? { storage_state: JSON.parse(reservation.storageState.json) as unknown, state_seq: reservation.storageState.seq }
+        : {}),
     };
     try {
       const result = await this.send(key, body, requestId, this.hardCap(config));
@@ -93,7 +101,8 @@ export class RpcClient implements OnModuleInit {
         url: result.final_url ?? url,
         renderTimeMs: result.render_time_ms,
         error: null,
-        storageState: result.storage_state ? JSON.stringify(result.storage_state) : undefined,
+        storageState:
+          result.storage_state && result.state_seq ? { json: JSON.stringify(result.storage_state), seq: result.state_seq } : undefined,
       });
       return { result, session: recorded };
     } catch (err) {
@@ -122,8 +131,8 @@ export class RpcClient implements OnModuleInit {
   }
 
   /** Best effort: an unreachable renderer drops idle contexts by itself. */
-  async closeSessionContext(tenant: string, id: string): Promise<void> {
-    const key = this.contextKeyOf(tenant, id);
+  async closeSessionContext(session: SessionRef): Promise<void> {
+    const key = this.contextKeyOf(session);
     const [renderer] = this.renderers.rank(key);
     try {
       const res = await renderer.pool.request({
@@ -138,8 +147,12 @@ export class RpcClient implements OnModuleInit {
     }
   }
 
-  private contextKeyOf(tenant: string, sessionId: string): string {
-    return contextKey(this.renderers.keySecret, { tenant, sessionId, incarnation: '' });
+  private contextKeyOf({ tenant, id, incarnation }: SessionRef): string {
+    return contextKey(this.renderers.keySecret, { tenant, sessionId: id, incarnation });
+  }
+
+  private queueKeyOf(tenant: string): string {
+    return queueKey(this.renderers.keySecret, tenant);
   }
 
   private hardCap(config: RenderConfig): number {

@@ -66,6 +66,12 @@ export class RenderRequestDto {
   @Type(() => StorageStateDto)
   storage_state?: StorageStateDto;
 
+  /** The caller's queue (see queueKey): waiting renders are served across queues in turn. */
+  @ApiPropertyOptional({ description: 'fair-queueing key: renders waiting for a slot are served across keys in turn' })
+  @IsOptional()
+  @Matches(CONTEXT_KEY_PATTERN, { message: 'queue_key must be 64 lowercase hex characters' })
+  queue_key?: string;
+
   /** The order number of storage_state; the context's snapshots are numbered on from it. */
   @ApiPropertyOptional({ minimum: 0 })
   @IsOptional()

@@ -9,7 +9,7 @@ import { SESSION_ID_PATTERN } from '../../session/session';
  * a string here: its scheme and address are judged by the URL policy, which answers 422 rather
  * than 400 for a refused one.
  */
-export class RenderDto extends OmitType(RenderRequestDto, ['url', 'context_key', 'storage_state', 'state_seq'] as const) {
+export class RenderDto extends OmitType(RenderRequestDto, ['url', 'context_key', 'queue_key', 'storage_state', 'state_seq'] as const) {
   @ApiProperty({ example: 'https://example.com/' })
   @IsString()
   @MaxLength(URL_MAX_LENGTH)
