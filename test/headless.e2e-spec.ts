@@ -128,7 +128,7 @@ describe('headless renderer (real Chromium)', () => {
     expect(status).toBe(200);
     expect(body.actions_executed).toEqual(['click']);
     expect(body.action_error).toMatchObject({ index: 1, type: 'click' });
-    expect(body.action_error.message).toMatch(/timeout/i);
+    expect(body.action_error.message).toMatch(/^click "#missing": .*timeout/i);
     expect(body.html).toContain('clicked');
     expect(body.html).not.toContain('never');
   });
@@ -420,12 +420,15 @@ describe('headless renderer limits and failures', () => {
     }
   });
 
-  it('lets an in-flight render finish on shutdown', async () => {
+  it('lets an in-flight render finish on shutdown, answering /healthz 503 draining meanwhile', async () => {
     const r = await startRenderer();
-    const inflight = r.post({ url: site.url('/slow?ms=500') });
+    const inflight = r.post({ url: site.url('/slow?ms=1500') });
     await waitFor(async () => (await (await fetch(`${r.base}/healthz`)).json()).running === 1);
-    await r.app.close();
+    const closing = r.app.close();
+    await waitFor(async () => (await fetch(`${r.base}/healthz`)).status === 503, 1000);
+    expect(await (await fetch(`${r.base}/healthz`)).json()).toMatchObject({ status: 'draining', running: 1 });
     expect((await inflight).status).toBe(200);
+    await closing;
   });
 });
 

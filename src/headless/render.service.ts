@@ -63,13 +63,15 @@ export class RenderService implements BeforeApplicationShutdown {
   }
 
   async health(): Promise<HealthResponse> {
-    const counts = { running: this.limiter.running, queued: this.limiter.queued };
+    const counts = { contexts: this.browsers.contextCount, running: this.limiter.running, queued: this.limiter.queued };
+    // Draining: load balancers and the API's probes move on while in-flight renders finish.
+    if (this.draining) return { status: 'draining', browser: this.browsers.connected ? 'connected' : 'disconnected', ...counts };
     try {
       await this.browsers.getBrowser();
-      return { status: 'ok', browser: 'connected', contexts: this.browsers.contextCount, ...counts };
+      return { status: 'ok', browser: 'connected', ...counts };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return { status: 'unavailable', browser: 'disconnected', contexts: this.browsers.contextCount, ...counts, error: message };
+      return { status: 'unavailable', browser: 'disconnected', ...counts, error: message };
     }
   }
 

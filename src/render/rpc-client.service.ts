@@ -16,7 +16,8 @@ import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
 import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
-import { contextKey, queueKey, RenderErrorResponse } from '../renderer-rpc';
+import { contextKey, queueKey, RenderErrorKind, RenderErrorResponse } from '../renderer-rpc';
+import { retryLater } from '../common/retry-after';
 import { Renderer, RendererPool } from './renderer-pool';
 import type { RenderConfig, RendererResult } from './render.types';
 
@@ -37,6 +38,24 @@ export interface SessionRender {
 
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
 class Unreachable extends Error {}
+
+/** A renderer refused the render without running it (busy, draining, no browser): try the next. */
+class NotRun extends Error {}
+
+/**
+ * No renderer ran the render: every one was unreachable or refused it. Waiting clears this, so
+ * it carries Retry-After; a session request reserved for it is given back.
+ */
+class NoRendererRan extends ServiceUnavailableException {
+  constructor(message: string) {
+    super(message);
+    retryLater(this, NO_RENDERER_RETRY_AFTER_SECONDS);
+  }
+}
+
+/** Renderer error kinds that mean the render never started there. */
+const NOT_RUN_KINDS: ReadonlySet<string> = new Set<RenderErrorKind>(['busy', 'shutting_down', 'browser_unavailable']);
+const NO_RENDERER_RETRY_AFTER_SECONDS = 1;
 
 /**
  * The API's client to its renderers (RipTide's RpcClient): picks the session's renderer by
@@ -106,10 +125,15 @@ export class RpcClient implements OnModuleInit {
       });
       return { result, session: recorded };
     } catch (err) {
-      const message = err instanceof HttpException ? err.message : String(err);
-      await this.sessions
-        .recordResult(tenant, session.id, { url, renderTimeMs: this.clock.now() - started, error: message })
-        .catch((recordErr: unknown) => this.logger.warn({ err: recordErr }, 'could not record a failed render'));
+      const settle =
+        err instanceof NoRendererRan
+          ? this.sessions.refundRequest(tenant, session.id)
+          : this.sessions.recordResult(tenant, session.id, {
+              url,
+              renderTimeMs: this.clock.now() - started,
+              error: err instanceof HttpException ? err.message : String(err),
+            });
+      await settle.catch((recordErr: unknown) => this.logger.warn({ err: recordErr }, 'could not record a failed render'));
       throw err;
     }
   }
@@ -165,9 +189,13 @@ export class RpcClient implements OnModuleInit {
     return this.metrics ? this.metrics.timeRender(send) : send();
   }
 
-  /** Tries renderers in rank order, moving on only when one could not be reached at all. */
+  /**
+   * Tries renderers in rank order, moving on when one could not be reached or refused the
+   * render without running it (busy, draining): a render that could run elsewhere does.
+   */
   private async sendInOrder(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
     const payload = JSON.stringify(body);
+    let refusal: NotRun | null = null;
     for (const renderer of this.renderers.rank(key)) {
       if (!renderer.breaker.allows(this.clock.now())) continue;
       try {
@@ -175,13 +203,17 @@ export class RpcClient implements OnModuleInit {
         renderer.breaker.success();
         return result;
       } catch (err) {
+        if (err instanceof NotRun) {
+          refusal = err;
+          continue;
+        }
         if (!(err instanceof Unreachable)) throw err;
         renderer.breaker.failure(this.clock.now());
         this.logger.warn({ renderer: renderer.url, err: err.message }, 'renderer unreachable');
       }
     }
     this.metrics?.transportError('no_renderer');
-    throw new ServiceUnavailableException('no renderer is available');
+    throw new NoRendererRan(refusal ? `renderer unavailable: ${refusal.message}` : 'no renderer is available');
   }
 
   private async post(renderer: Renderer, payload: string, requestId: string, hardCapMs: number): Promise<RendererResult> {
@@ -207,8 +239,12 @@ export class RpcClient implements OnModuleInit {
       throw this.transportError(err, timeout);
     }
     if (response.statusCode === 200) return parsed as RendererResult;
-    this.metrics?.rendererError((parsed as Partial<RenderErrorResponse> | null)?.kind);
-    throw rendererError(response.statusCode, parsed as Partial<RenderErrorResponse>);
+    const refusal = parsed as Partial<RenderErrorResponse> | null;
+    this.metrics?.rendererError(refusal?.kind);
+    if (response.statusCode === 503 && NOT_RUN_KINDS.has(refusal?.kind ?? '')) {
+      throw new NotRun(refusal?.error ?? `renderer answered ${response.statusCode}`);
+    }
+    throw rendererError(response.statusCode, refusal ?? {});
   }
 
   private transportError(err: unknown, timeout: number): Error {

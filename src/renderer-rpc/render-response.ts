@@ -31,7 +31,8 @@ export interface RenderResponse {
 
 /** `GET /healthz` body. */
 export interface HealthResponse {
-  status: 'ok' | 'unavailable';
+  /** Anything but ok is answered with 503. */
+  status: 'ok' | 'unavailable' | 'draining';
   browser: 'connected' | 'disconnected';
   contexts: number;
   running: number;

@@ -154,6 +154,11 @@ export class SessionStore {
    * Records a finished render. The browser state is dropped when over the configured cap, and
    * kept only if it is newer (greater seq) than the saved one.
    */
+  /** Gives back a request reserved for a render that no renderer ran; null when the session is gone. */
+  refundRequest(tenant: string, id: string): Promise<Session | null> {
+    return this.backend.refundRequest(tenant, id, this.clock.now());
+  }
+
   async recordResult(tenant: string, id: string, record: RenderRecord): Promise<Session | null> {
     const state = record.storageState;
     if (state && !(Number.isSafeInteger(state.seq) && state.seq > 0)) {

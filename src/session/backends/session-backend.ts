@@ -95,6 +95,8 @@ export interface SessionBackend {
     now: number,
     createWith?: { init: NewSession; limits: CapacityLimits },
   ): Promise<ReserveOutcome>;
+  /** Gives back one reserved request (never below 0), for a render that no renderer ran. No touch. */
+  refundRequest(tenant: string, id: string, now: number): Promise<Session | null>;
   /**
    * Records a finished render (touches; error_count/last_error on failure). Its browser state
    * replaces the saved one only if its seq is greater (atomically, in the same step).
