@@ -601,6 +601,9 @@ const RENDERER_DENIED = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.2
     const rendererTimeout = configFor(envOf(rc)).render_timeout_ms;
     const rendererDrain = preStopSeconds(rc) + Math.ceil((rendererTimeout + DRAIN_GRACE_MS) / 1000);
     expect(rw.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(rendererDrain + MIN_MARGIN_S);
+    // /healthz turns 503 while draining: liveness must not restart the renderer mid-drain.
+    const liveness = rc.livenessProbe as Json;
+    expect((liveness.periodSeconds ?? 10) * (liveness.failureThreshold ?? 3)).toBeGreaterThan(rendererDrain);
 
     const { workload: aw, container: ac } = api();
     const apiTimeout = configFor(envOf(ac)).render_timeout_ms;
