@@ -70,6 +70,9 @@ export class AppConfig {
 
   @Transform(toInt) @IsInt() @Min(100) render_timeout_ms: number;
   @Transform(toInt) @IsInt() @Min(0) render_max_concurrent_per_tenant: number;
+  @Transform(toInt) @IsInt() @Min(1024) render_max_html_bytes: number;
+  @Transform(toInt) @IsInt() @Min(1024) render_max_response_bytes: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(1_000_000) render_max_screenshot_height_px: number;
   @Transform(toList) @IsString({ each: true }) render_allowed_hosts: string[];
   @Transform(toList)
   @Matches(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, {
