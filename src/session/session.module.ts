@@ -1,5 +1,7 @@
 import { Global, Module } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
+import { SessionMetricsRecorder, TimedSessionBackend } from '../metrics/session-metrics.recorder';
 import { MemorySessionBackend } from './backends/memory-session.backend';
 import { RedisSessionBackend } from './backends/redis-session.backend';
 import { SESSION_BACKEND, SessionBackend } from './backends/session-backend';
@@ -22,7 +24,14 @@ function createBackend(config: AppConfig): SessionBackend {
   controllers: [SessionsController],
   providers: [
     { provide: SESSION_BACKEND, useFactory: createBackend, inject: [AppConfig] },
-    SessionStore,
+    {
+      provide: SessionStore,
+      // The store uses the backend through the timing wrapper; Nest keeps the backend itself
+      // (SESSION_BACKEND) for its lifecycle hooks.
+      useFactory: (backend: SessionBackend, clock: Clock, config: AppConfig, recorder: SessionMetricsRecorder) =>
+        new SessionStore(new TimedSessionBackend(backend, recorder), clock, config, recorder),
+      inject: [SESSION_BACKEND, Clock, AppConfig, SessionMetricsRecorder],
+    },
     SessionCleanupService,
   ],
   exports: [SessionStore, SessionCleanupService],
