@@ -48,7 +48,9 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     done();
   });
   closeConnectionsOnShutdown(fastify);
-  app.enableShutdownHooks();
+  // process.exit after the shutdown hooks (not re-raising the signal): pino flushes the
+  // request log it batches (common/logger.ts) on the process's 'exit' event.
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
 
   const document = SwaggerModule.createDocument(
     app,
