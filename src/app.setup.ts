@@ -20,6 +20,9 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     ...httpTimeouts(config),
     // Session ids are up to 128 characters; longer ones must reach validation for a clear 400.
     routerOptions: { maxParamLength: 1024 },
+    // No Nest middleware runs in this app (request logging is Fastify's own, see app.module.ts):
+    // without @fastify/middie, a request does not walk an empty middleware chain.
+    skipMiddie: true,
     genReqId: genRequestId,
     requestIdHeader: false,
     // The 503 while closing lets load balancers move on during a graceful shutdown.
