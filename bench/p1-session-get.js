@@ -28,6 +28,12 @@ const SERVERS = path.join(__dirname, 'servers');
 const TARGET_RATIO = 0.5;
 /** wrk's share of its core while driving bare node:http; at 1 the baseline would be capped by it. */
 const LOADER_SHARE_MAX = 0.9;
+/**
+ * A run's req/s is the server's capacity only if the server core was busy, or wanted to be
+ * (busy + waiting for it), nearly all the time; otherwise the server idled for want of
+ * requests and the rate says nothing about it.
+ */
+const SATURATED = 0.9;
 /** Measured runs per server, alternated (ABBA). */
 const ROUNDS = 2;
 
@@ -49,6 +55,7 @@ function combine(runs) {
     server_cpu: avg((r) => r.server_cpu),
     loader_cpu: avg((r) => r.loader_cpu),
     server_wait_share: avg((r) => r.server_wait_share, 3),
+    loader_wait_share: avg((r) => r.loader_wait_share, 3),
     url: runs[0].url,
     runs,
   };
@@ -155,6 +162,8 @@ async function run({ log, tmpDir, load = {} }) {
     const all = Object.values(c);
     const errors = all.filter((r) => r.non_2xx > 0 || r.errors > 0);
     const noisy = all.some((r) => (r.server_wait_share ?? 0) > 0.05);
+    const saturation = (r) => round((r.server_cpu ?? 0) + (r.server_wait_share ?? 0), 2);
+    const unsaturated = Object.entries(c).filter(([, r]) => saturation(r) < SATURATED).map(([k, r]) => `${servers[k].label.trim()} ${saturation(r)}`);
     const rate = (k) => `${c[k].req_per_s} req/s`;
     const figures = [
       figure('app_info_req_per_s', 'app, LOG_LEVEL=info: req/s', c.info.req_per_s, 'req/s'),
@@ -170,7 +179,8 @@ async function run({ log, tmpDir, load = {} }) {
       figure('cpu_ratio_bare_node_over_app_info', 'CPU ratio bare node:http / app (info)', cpuRatio('info', 'node'), '', { op: '>=', value: TARGET_RATIO }, 'the same ratio from CPU per request: steadier than req/s on a busy machine'),
       figure('cpu_ratio_bare_node_over_app_warn', 'CPU ratio bare node:http / app (warn)', cpuRatio('warn', 'node'), '', { op: '>=', value: TARGET_RATIO }),
       figure('loader_cpu_share_bare_node', 'wrk CPU share of its core (bare node:http runs)', c.node.loader_cpu, '', { op: '<=', value: LOADER_SHARE_MAX }, 'below 1: the loader could have sent more, the baseline is not capped by it'),
-      figure('server_cpu_share_bare_node', 'server core busy (bare node:http runs)', c.node.server_cpu, '', null, 'near 1 (or waiting for its core): the baseline is server-bound'),
+      figure('loader_wait_share_bare_node', 'wrk waited for its core (bare node:http runs)', c.node.loader_wait_share, '', null, 'others held the loader core: a starved loader sends less without using more CPU'),
+      figure('server_saturation_bare_node', 'server core busy + waiting (bare node:http runs)', saturation(c.node), '', { op: '>=', value: SATURATED }, 'the baseline is server-bound: its req/s is the server\'s capacity'),
       figure('bare_node_req_per_s', 'bare node:http: req/s', c.node.req_per_s, 'req/s'),
       figure('bare_fastify_req_per_s', 'bare Fastify: req/s', c.fastify.req_per_s, 'req/s'),
       figure('bare_nest_req_per_s', 'bare Nest (Fastify adapter): req/s', c.nest.req_per_s, 'req/s', null, "informational: Nest's own floor"),
@@ -182,6 +192,9 @@ async function run({ log, tmpDir, load = {} }) {
       figures,
       warnings: [
         ...errors.map((r) => `${r.url}: ${r.non_2xx} non-2xx, ${r.errors} socket errors (req/s counts 2xx only)`),
+        ...(unsaturated.length
+          ? [`servers not saturated (core busy + waiting < ${SATURATED}: ${unsaturated.join(', ')}): their req/s is not their capacity and the req/s ratios mean little; judge by the CPU ratios`]
+          : []),
         ...(noisy ? ['other processes took the server core for more than 5% of a run (see server_wait_share in results.json): req/s figures are noisy, CPU per request less so'] : []),
       ],
       details: {
