@@ -1,0 +1,61 @@
+import type { EgressReason } from './egress-policy';
+import { authorityOf, targetOfUrl } from './egress-target';
+import type { Refusal } from './proxy/egress-proxy';
+
+/** One entry of a render's `blocked_requests` (DESIGN §3). */
+export interface BlockedRequest {
+  url: string;
+  reason: EgressReason;
+}
+
+export const MAX_BLOCKED_REQUESTS = 20;
+
+function authorityOfUrl(url: string): string | null {
+  try {
+    return authorityOf(targetOfUrl(new URL(url)));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The egress refusals of one render, matched with the browser's own reports of the requests that
+ * failed. The proxy sees a tunnel (HTTPS, WS, WSS) only as `host:port`; the browser knows the
+ * URL, so a matching failed request lends its URL to the refusal.
+ */
+export class RefusalLog {
+  private readonly refusals: Refusal[] = [];
+  /** Refusals the browser reported, with the URL it gave. */
+  private readonly reported = new Map<Refusal, string>();
+
+  add(refusal: Refusal): void {
+    this.refusals.push(refusal);
+  }
+
+  /** A request the browser says failed: the refusal behind it, or undefined if it failed for another reason. */
+  browserFailed(url: string): Refusal | undefined {
+    const authority = authorityOfUrl(url);
+    if (authority === null) return undefined;
+    const unreported = (r: Refusal): boolean => r.authority === authority && !this.reported.has(r);
+    // Prefer the refusal of this very URL (plain HTTP), else the oldest tunnel to the same host:port.
+    const refusal = this.refusals.find((r) => unreported(r) && r.url === url) ?? this.refusals.find((r) => unreported(r) && r.url === authority);
+    if (refusal) this.reported.set(refusal, url);
+    return refusal;
+  }
+
+  /** The first MAX_BLOCKED_REQUESTS distinct refusals, leaving out `except` (a refused navigation, which fails the render instead). */
+  blocked(except?: Refusal): BlockedRequest[] {
+    const seen = new Set<string>();
+    const out: BlockedRequest[] = [];
+    for (const refusal of this.refusals) {
+      if (refusal === except) continue;
+      const entry = { url: this.reported.get(refusal) ?? refusal.url, reason: refusal.reason };
+      const key = `${entry.reason} ${entry.url}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(entry);
+      if (out.length === MAX_BLOCKED_REQUESTS) break;
+    }
+    return out;
+  }
+}
