@@ -1,7 +1,7 @@
 import { EgressPolicy } from './egress-policy';
 import { HostResolver } from './host-resolver';
-import { EgressProxy } from './proxy/egress-proxy';
-import { RefusalLog } from './refusal-log';
+import { ConnectFailure, EgressProxy } from './proxy/egress-proxy';
+import { EgressLog } from './egress-log';
 import type { UpstreamProxy } from './upstream-proxy';
 
 export interface EgressIdentityOptions {
@@ -11,7 +11,7 @@ export interface EgressIdentityOptions {
   defaultUpstream: UpstreamProxy | null;
   /** Refusals no render is listening for (between renders, or the browser-wide listener). */
   onUnattributed?: (url: string, reason: string) => void;
-  onFailure?: (message: string) => void;
+  onFailure?: (failure: ConnectFailure) => void;
 }
 
 /**
@@ -19,7 +19,7 @@ export interface EgressIdentityOptions {
  * attributed to that context's render and its traffic chains to that render's upstream proxy.
  */
 export class EgressIdentity {
-  private readonly logs = new Set<RefusalLog>();
+  private readonly logs = new Set<EgressLog>();
   private upstream: UpstreamProxy | null = null;
 
   private constructor(
@@ -38,7 +38,10 @@ export class EgressIdentity {
         if (!identity || identity.logs.size === 0) return options.onUnattributed?.(refusal.url, refusal.reason);
         for (const log of identity.logs) log.add(refusal);
       },
-      onFailure: options.onFailure,
+      onFailure: (failure) => {
+        for (const log of identity?.logs ?? []) log.failed(failure);
+        options.onFailure?.(failure);
+      },
     });
     identity = new EgressIdentity(proxy, await proxy.listen());
     return identity;
@@ -50,8 +53,8 @@ export class EgressIdentity {
   }
 
   /** Collects this context's refusals until `stop` (concurrent renders of one context each get every refusal). */
-  record(): { log: RefusalLog; stop: () => void } {
-    const log = new RefusalLog();
+  record(): { log: EgressLog; stop: () => void } {
+    const log = new EgressLog();
     this.logs.add(log);
     return { log, stop: () => this.logs.delete(log) };
   }

@@ -1,7 +1,7 @@
 import { AddressReason, refusalOf } from './address-ranges';
 import { AllowList } from './allow-list';
 import { EgressTarget, targetOfUrl } from './egress-target';
-import { HostResolver } from './host-resolver';
+import { createHostResolver, HostResolver } from './host-resolver';
 import { formatIp, parseIp } from './ip-address';
 
 /** Why the policy refused: an address range, or a URL scheme other than http(s). */
@@ -27,6 +27,14 @@ export class EgressPolicy {
     private readonly allowList: AllowList,
     private readonly resolve: HostResolver,
   ) {}
+
+  /** From RENDER_ALLOWED_HOSTS and RENDER_DNS_SERVERS (already validated by the config). */
+  static fromSettings(allowedHosts: readonly string[], dnsServers: readonly string[]): { policy: EgressPolicy; resolve: HostResolver } {
+    const parsed = AllowList.parse(allowedHosts);
+    if ('problem' in parsed) throw new Error(`render_allowed_hosts: ${parsed.problem}`);
+    const resolve = createHostResolver(dnsServers);
+    return { policy: new EgressPolicy(parsed.list, resolve), resolve };
+  }
 
   async checkUrl(url: URL): Promise<EgressVerdict> {
     const target = targetOfUrl(url);

@@ -6,7 +6,7 @@ import { AllowList } from '../allow-list';
 import { EgressPolicy } from '../egress-policy';
 import { HostResolver } from '../host-resolver';
 import { parseUpstreamProxy, ProxySetting, UpstreamProxy } from '../upstream-proxy';
-import { EgressProxy, Refusal } from './egress-proxy';
+import { ConnectFailure, EgressProxy, Refusal } from './egress-proxy';
 
 /** Everything here is on loopback: 127.0.0.2 is the allowed "internet", 127.0.0.1 the canary. */
 const CREDENTIALS = { username: 'user', password: 's3cret-pass' };
@@ -15,7 +15,7 @@ interface Harness {
   proxy: EgressProxy;
   port: number;
   refusals: Refusal[];
-  failures: string[];
+  failures: ConnectFailure[];
 }
 
 async function startProxy(options: { allowed?: string[]; resolve?: HostResolver; upstream?: UpstreamProxy | null } = {}): Promise<Harness> {
@@ -23,7 +23,7 @@ async function startProxy(options: { allowed?: string[]; resolve?: HostResolver;
   if ('problem' in parsed) throw new Error(parsed.problem);
   const resolve: HostResolver = options.resolve ?? (async () => ({ ok: false, error: 'ENOTFOUND' }));
   const refusals: Refusal[] = [];
-  const failures: string[] = [];
+  const failures: ConnectFailure[] = [];
   const proxy = new EgressProxy({
     policy: new EgressPolicy(parsed.list, resolve),
     resolve,
@@ -173,7 +173,8 @@ describe('EgressProxy', () => {
     const { port, failures } = await start({ upstream: upstream({ server: fixture.server, username: 'user', password: 'wrong' }, true) });
     expect(await tunnel(port, site.authority)).toEqual({ status: 502 });
     expect(fixture.refusedAuth).toBe(1);
-    expect(failures.join(' ')).not.toContain('wrong');
+    expect(failures).toEqual([{ authority: site.authority, message: expect.stringContaining('answered CONNECT with 407') }]);
+    expect(JSON.stringify(failures)).not.toContain('wrong');
   });
 
   it("refuses a session's upstream proxy on an internal address, but trusts the operator's", async () => {
@@ -184,7 +185,7 @@ describe('EgressProxy', () => {
     expect(await tunnel(tenant.port, site.authority)).toEqual({ status: 502 });
     expect(await viaProxy(tenant.port, `http://${site.authority}/x`)).toEqual({ error: 'ECONNRESET' });
     expect(fixture.carried).toHaveLength(0);
-    expect(tenant.failures.join(' ')).toContain('upstream proxy host 127.0.0.1 is refused (loopback)');
+    expect(tenant.failures[0].message).toBe('upstream proxy host 127.0.0.1 is refused (loopback)');
 
     const operator = await start({ upstream: upstream(setting, true) });
     expect(await tunnel(operator.port, site.authority)).toEqual({ status: 200, body: expect.any(String) });

@@ -28,8 +28,14 @@ export interface EgressProxyOptions {
   /** Asked per connection: the upstream to chain through, or null to connect directly. */
   upstream: () => UpstreamProxy | null;
   onRefused: (refusal: Refusal) => void;
-  /** Failures that are not refusals (unreachable hosts, upstream errors); never carries credentials. */
-  onFailure?: (message: string) => void;
+  /** Connections that were allowed but failed (unreachable host, upstream error); never carries credentials. */
+  onFailure?: (failure: ConnectFailure) => void;
+}
+
+/** An allowed connection that could not be made: the browser only sees a closed socket, this says why. */
+export interface ConnectFailure {
+  authority: string;
+  message: string;
 }
 
 const MAX_URL_CHARS = 2048;
@@ -120,7 +126,7 @@ export class EgressProxy {
       answer.on('error', () => res.destroy());
     });
     outgoing.on('error', (error) => {
-      this.options.onFailure?.(`${verdict.target.host}: ${error.message}`);
+      this.options.onFailure?.({ authority: authorityOf(verdict.target), message: error.message });
       // Before the answer started, closing the socket is the browser's "connection failed".
       if (res.headersSent) res.destroy();
       else req.socket.destroy();
@@ -139,7 +145,7 @@ export class EgressProxy {
     try {
       remote = this.track(await this.open(verdict, this.options.upstream()));
     } catch (error) {
-      this.options.onFailure?.(`${authorityOf(target)}: ${(error as Error).message}`);
+      this.options.onFailure?.({ authority: authorityOf(target), message: (error as Error).message });
       return void client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
     }
     if (client.destroyed) return void remote.destroy();
@@ -167,14 +173,12 @@ export class EgressProxy {
     return verdict;
   }
 
-  /** True when the connection may go ahead; a refusal is reported, an unresolved name is not. */
+  /** True when the connection may go ahead; a refusal is reported, an unresolved name is a failure. */
   private admitted(verdict: EgressVerdict, url: string): verdict is Extract<EgressVerdict, { outcome: 'allowed' }> {
-    if (verdict.outcome === 'allowed') return true;
-    if (verdict.outcome === 'refused') {
-      const { host } = verdict.target;
-      this.options.onRefused({ url, authority: authorityOf(verdict.target), host, reason: verdict.reason });
-    }
-    return false;
+    const authority = authorityOf(verdict.target);
+    if (verdict.outcome === 'refused') this.options.onRefused({ url, authority, host: verdict.target.host, reason: verdict.reason });
+    if (verdict.outcome === 'unresolved') this.options.onFailure?.({ authority, message: `${verdict.target.host} does not resolve (${verdict.error})` });
+    return verdict.outcome === 'allowed';
   }
 
   /** A socket whose bytes reach the checked target: directly, or tunnelled through the upstream. */

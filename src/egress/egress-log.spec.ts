@@ -1,12 +1,12 @@
 import type { Refusal } from './proxy/egress-proxy';
-import { MAX_BLOCKED_REQUESTS, RefusalLog } from './refusal-log';
+import { MAX_BLOCKED_REQUESTS, EgressLog } from './egress-log';
 
 const http = (url: string): Refusal => ({ url, authority: new URL(url).host, host: new URL(url).hostname, reason: 'loopback' });
 const tunnel = (authority: string): Refusal => ({ url: authority, authority, host: authority.split(':')[0], reason: 'loopback' });
 
-describe('RefusalLog', () => {
+describe('EgressLog', () => {
   it('gives tunnel refusals the URL the browser reported for them, once each', () => {
-    const log = new RefusalLog();
+    const log = new EgressLog();
     log.add(tunnel('127.0.0.1:443'));
     log.add(tunnel('127.0.0.1:443'));
     log.add(tunnel('127.0.0.1:9000'));
@@ -22,7 +22,7 @@ describe('RefusalLog', () => {
   });
 
   it('matches plain-HTTP refusals by URL, and tells apart failures that were not refusals', () => {
-    const log = new RefusalLog();
+    const log = new EgressLog();
     const refused = http('http://127.0.0.1:8080/x');
     log.add(refused);
     expect(log.browserFailed('http://127.0.0.2:8080/x')).toBeUndefined();
@@ -30,7 +30,7 @@ describe('RefusalLog', () => {
   });
 
   it('leaves out the refused navigation, repeats, and everything past the first 20', () => {
-    const log = new RefusalLog();
+    const log = new EgressLog();
     const navigation = http('http://127.0.0.1/');
     log.add(navigation);
     for (let i = 0; i < 30; i++) log.add(http(`http://127.0.0.1/img${i % 25}`));

@@ -1,6 +1,6 @@
 import type { EgressReason } from './egress-policy';
 import { authorityOf, targetOfUrl } from './egress-target';
-import type { Refusal } from './proxy/egress-proxy';
+import type { ConnectFailure, Refusal } from './proxy/egress-proxy';
 
 /** One entry of a render's `blocked_requests` (DESIGN §3). */
 export interface BlockedRequest {
@@ -19,17 +19,31 @@ function authorityOfUrl(url: string): string | null {
 }
 
 /**
- * The egress refusals of one render, matched with the browser's own reports of the requests that
- * failed. The proxy sees a tunnel (HTTPS, WS, WSS) only as `host:port`; the browser knows the
- * URL, so a matching failed request lends its URL to the refusal.
+ * What the egress layer did for one render: its refusals, matched with the browser's own reports
+ * of the requests that failed, and why allowed connections failed. The proxy sees a tunnel
+ * (HTTPS, WS, WSS) only as `host:port`; the browser knows the URL, so a matching failed request
+ * lends its URL to the refusal.
  */
-export class RefusalLog {
+export class EgressLog {
   private readonly refusals: Refusal[] = [];
   /** Refusals the browser reported, with the URL it gave. */
   private readonly reported = new Map<Refusal, string>();
 
+  /** Why the last allowed connection to a host:port failed, for the render's error message. */
+  private readonly failures = new Map<string, string>();
+
   add(refusal: Refusal): void {
     this.refusals.push(refusal);
+  }
+
+  failed(failure: ConnectFailure): void {
+    this.failures.set(failure.authority, failure.message);
+  }
+
+  /** The egress layer's reason for a failed connection to `url`'s host:port, if it had one. */
+  failureFor(url: string): string | undefined {
+    const authority = authorityOfUrl(url);
+    return authority === null ? undefined : this.failures.get(authority);
   }
 
   /** A request the browser says failed: the refusal behind it, or undefined if it failed for another reason. */
