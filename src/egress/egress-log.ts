@@ -40,6 +40,10 @@ export class EgressLog {
     this.failures.set(failure.authority, failure.message);
   }
 
+  private urlOf(refusal: Refusal): string {
+    return this.reported.get(refusal) ?? refusal.url;
+  }
+
   /** The egress layer's reason for a failed connection to `url`'s host:port, if it had one. */
   failureFor(url: string): string | undefined {
     const authority = authorityOfUrl(url);
@@ -57,13 +61,16 @@ export class EgressLog {
     return refusal;
   }
 
-  /** The first MAX_BLOCKED_REQUESTS distinct refusals, leaving out `except` (a refused navigation, which fails the render instead). */
+  /**
+   * The first MAX_BLOCKED_REQUESTS distinct refusals, leaving out `except`, a refused navigation
+   * (it fails the render instead), and the browser's retries of it: Chromium retries a request
+   * once when a kept-alive proxy connection closes without an answer.
+   */
   blocked(except?: Refusal): BlockedRequest[] {
-    const seen = new Set<string>();
+    const seen = new Set<string>(except ? [`${except.reason} ${this.urlOf(except)}`] : []);
     const out: BlockedRequest[] = [];
     for (const refusal of this.refusals) {
-      if (refusal === except) continue;
-      const entry = { url: this.reported.get(refusal) ?? refusal.url, reason: refusal.reason };
+      const entry = { url: this.urlOf(refusal), reason: refusal.reason };
       const key = `${entry.reason} ${entry.url}`;
       if (seen.has(key)) continue;
       seen.add(key);
