@@ -5,12 +5,13 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { configureApp, createAdapter } from './app.setup';
 import { decideListen, ListenDecision } from './auth/listen-policy';
-import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { AppConfig, ConfigError, loadConfig, requireHeadlessToken } from './config/app-config';
 
 /** The validated config, and where to listen (an API without keys only on loopback). */
 function readConfig(): { config: AppConfig; listen: ListenDecision } {
   try {
     const config = loadConfig();
+    if (config.headless_urls.length > 0) requireHeadlessToken(config, 'when HEADLESS_URLS is set');
     return { config, listen: decideListen(config) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -1,35 +1,43 @@
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppConfig, loadConfig } from '../src/config/app-config';
-import type { RenderResponse, StorageState } from '../src/headless/dto';
+import { AppConfig, ConfigError, loadConfig } from '../src/config/app-config';
+import type { RenderResponse, StorageState } from '../src/renderer-rpc';
 import { BrowserService } from '../src/headless/browser.service';
 import { createHeadlessApp } from '../src/headless/headless.app';
 import { Site, startSite } from './fixtures/site';
+import { RENDERER_TOKEN, startRenderer as startStandalone } from './support/renderer';
 
 jest.setTimeout(30_000);
+
+const TOKEN = RENDERER_TOKEN;
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+/** A context key as the API would send it (any 64 hex characters will do for the renderer). */
+const key = (name: string): string => createHash('sha256').update(name).digest('hex');
 
 interface Renderer {
   app: NestFastifyApplication;
   base: string;
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** DELETE /contexts/:key with the token. */
+  closeContext(contextKey: string): Promise<Response>;
 }
 
 async function startRenderer(overrides: Partial<Record<keyof AppConfig, unknown>> = {}): Promise<Renderer> {
-  const config = loadConfig({ env: {}, overrides: { log_level: 'silent', ...overrides } });
-  const app = await createHeadlessApp(config);
-  await app.listen(0, '127.0.0.1');
-  const base = await app.getUrl();
+  const { app, url: base } = await startStandalone(overrides);
   return {
     app,
     base,
     post: async (body, headers = {}) => {
       const res = await fetch(`${base}/render`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
+        headers: { 'content-type': 'application/json', ...AUTH, ...headers },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
       return { status: res.status, body: await res.json(), headers: res.headers };
     },
+    closeContext: (contextKey) => fetch(`${base}/contexts/${contextKey}`, { method: 'DELETE', headers: AUTH }),
   };
 }
 
@@ -67,11 +75,10 @@ describe('headless renderer (real Chromium)', () => {
     expect(res).toMatchObject({
       screenshot_b64: null,
       mhtml_b64: null,
-      artifacts: { screenshot_b64: null, mhtml_b64: null },
-      session_id: null,
       actions_executed: [],
       action_error: null,
       storage_state: null,
+      state_seq: null,
       context_reused: false,
     });
   });
@@ -121,7 +128,7 @@ describe('headless renderer (real Chromium)', () => {
     expect(status).toBe(200);
     expect(body.actions_executed).toEqual(['click']);
     expect(body.action_error).toMatchObject({ index: 1, type: 'click' });
-    expect(body.action_error.message).toMatch(/timeout/i);
+    expect(body.action_error.message).toMatch(/^click "#missing": .*timeout/i);
     expect(body.html).toContain('clicked');
     expect(body.html).not.toContain('never');
   });
@@ -133,20 +140,20 @@ describe('headless renderer (real Chromium)', () => {
     expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     const mhtml = Buffer.from(body.mhtml_b64, 'base64').toString('utf8');
     expect(mhtml.startsWith('From:') || mhtml.includes('MIME-Version')).toBe(true);
-    expect(body.artifacts).toEqual({ screenshot_b64: body.screenshot_b64, mhtml_b64: body.mhtml_b64 });
+    expect(body).not.toHaveProperty('artifacts'); // each artifact once
   });
 
   it('keeps cookies and localStorage in a session context, isolated from other sessions', async () => {
-    const login = await r.post({ url: site.url('/login'), session_id: 'e2e-alice' });
+    const login = await r.post({ url: site.url('/login'), context_key: key('e2e-alice') });
     expect(login.status).toBe(200);
     expect(login.body.context_reused).toBe(false);
 
-    const whoami = await r.post({ url: site.url('/whoami'), session_id: 'e2e-alice' });
+    const whoami = await r.post({ url: site.url('/whoami'), context_key: key('e2e-alice') });
     expect(whoami.body.context_reused).toBe(true);
     expect(whoami.body.html).toContain('<pre id="cookie">sid=abc123</pre>');
     expect(whoami.body.html).toContain('<pre id="token">t-123</pre>');
 
-    const other = await r.post({ url: site.url('/whoami'), session_id: 'e2e-bob' });
+    const other = await r.post({ url: site.url('/whoami'), context_key: key('e2e-bob') });
     expect(other.body.html).toContain('<pre id="cookie"></pre>');
     expect(other.body.html).toContain('<pre id="token">null</pre>');
 
@@ -157,48 +164,89 @@ describe('headless renderer (real Chromium)', () => {
   it('keeps a session tab between renders (sessionStorage survives), but starts over after a failed one', async () => {
     const set = await r.post({
       url: site.url('/static'),
-      session_id: 'e2e-tab',
+      context_key: key('e2e-tab'),
       actions: [{ type: 'js', code: "sessionStorage.setItem('step', 'one')" }],
     });
     expect(set.status).toBe(200);
     const readBack = { type: 'js', code: "document.body.dataset.step = String(sessionStorage.getItem('step'))" };
-    const next = await r.post({ url: site.url('/static'), session_id: 'e2e-tab', actions: [readBack] });
+    const next = await r.post({ url: site.url('/static'), context_key: key('e2e-tab'), actions: [readBack] });
     expect(next.body.html).toContain('data-step="one"');
 
-    const failed = await r.post({ url: site.url('/slow?ms=3000'), session_id: 'e2e-tab', timeouts: { hard_cap_ms: 500 } });
+    const failed = await r.post({ url: site.url('/slow?ms=3000'), context_key: key('e2e-tab'), timeouts: { hard_cap_ms: 500 } });
     expect(failed.status).toBe(504);
-    const after = await r.post({ url: site.url('/static'), session_id: 'e2e-tab', actions: [readBack] });
+    const after = await r.post({ url: site.url('/static'), context_key: key('e2e-tab'), actions: [readBack] });
     expect(after.body.html).toContain('data-step="null"');
-    await fetch(`${r.base}/sessions/e2e-tab`, { method: 'DELETE' });
+    await r.closeContext(key('e2e-tab'));
   });
 
   it('exports storage_state and restores it into a cold context', async () => {
-    const login = await r.post({ url: site.url('/login'), session_id: 'e2e-carol' });
+    const login = await r.post({ url: site.url('/login'), context_key: key('e2e-carol') });
     const state = login.body.storage_state as StorageState;
     expect(state.cookies).toEqual([expect.objectContaining({ name: 'sid', value: 'abc123', domain: '127.0.0.2' })]);
     expect(state.origins).toEqual([
       { origin: new URL(site.url('/')).origin, localStorage: [{ name: 'token', value: 't-123' }] },
     ]);
 
-    const del = await fetch(`${r.base}/sessions/e2e-carol`, { method: 'DELETE' });
+    const del = await r.closeContext(key('e2e-carol'));
     expect(del.status).toBe(204);
 
-    const cold = await r.post({ url: site.url('/whoami'), session_id: 'e2e-carol' });
+    const cold = await r.post({ url: site.url('/whoami'), context_key: key('e2e-carol') });
     expect(cold.body.context_reused).toBe(false);
     expect(cold.body.html).toContain('<pre id="token">null</pre>');
-    await fetch(`${r.base}/sessions/e2e-carol`, { method: 'DELETE' });
+    await r.closeContext(key('e2e-carol'));
 
-    const restored = await r.post({ url: site.url('/whoami'), session_id: 'e2e-carol', storage_state: state });
+    const restored = await r.post({ url: site.url('/whoami'), context_key: key('e2e-carol'), storage_state: state });
     expect(restored.status).toBe(200);
     expect(restored.body.context_reused).toBe(false);
     expect(restored.body.html).toContain('<pre id="cookie">sid=abc123</pre>');
     expect(restored.body.html).toContain('<pre id="token">t-123</pre>');
   });
 
-  it('DELETE /sessions/:id is 204 for an unknown session too, and 400 for a malformed id', async () => {
-    expect((await fetch(`${r.base}/sessions/never-seen`, { method: 'DELETE' })).status).toBe(204);
-    const bad = await fetch(`${r.base}/sessions/${encodeURIComponent('a b')}`, { method: 'DELETE' });
-    expect(bad.status).toBe(400);
+  it('DELETE /contexts/:key is 204 for an unknown context too, and 400 for a malformed key', async () => {
+    expect((await r.closeContext(key('never-seen'))).status).toBe(204);
+    expect((await r.closeContext('e2e-alice')).status).toBe(400);
+  });
+
+  it('numbers the storage-state snapshots of a context, on from the restored state', async () => {
+    const first = await r.post({ url: site.url('/static'), context_key: key('e2e-seq'), state_seq: 41 });
+    const second = await r.post({ url: site.url('/static'), context_key: key('e2e-seq'), state_seq: 7 });
+    expect([first.body.state_seq, second.body.state_seq]).toEqual([42, 43]); // warm: the input is ignored
+    await r.closeContext(key('e2e-seq'));
+  });
+
+  it('parks a tab so that its page runs nothing between renders', async () => {
+    const first = await r.post({ url: site.url('/ticker'), context_key: key('e2e-frozen') });
+    expect(first.status).toBe(200);
+    await sleep(300); // requests sent just before parking have landed
+    const parked = site.hits('/tick');
+    await sleep(2000); // 200 ticks if the page ran
+    expect(site.hits('/tick') - parked).toBe(0);
+
+    // Woken by the next render of its session: the same tab runs again.
+    const woken = await r.post({
+      url: site.url('/static'),
+      context_key: key('e2e-frozen'),
+      actions: [{ type: 'js', code: 'document.body.dataset.alive = "yes"' }],
+    });
+    expect(woken.status).toBe(200);
+    await r.closeContext(key('e2e-frozen'));
+  });
+
+  it('closes popups a page opens', async () => {
+    // In a session, whose context outlives the render: a popup left open would go on ticking.
+    const res = await r.post({
+      url: site.url('/static'),
+      context_key: key('e2e-popup'),
+      actions: [
+        { type: 'js', code: `window.open('${site.url('/ticker')}'); window.open('${site.url('/ticker')}', '_blank', 'noopener')` },
+        { type: 'wait_for_js', expr: 'true' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const before = site.hits('/tick');
+    await sleep(1000);
+    expect(site.hits('/tick') - before).toBeLessThanOrEqual(2); // a closed popup ticks no more
+    await r.closeContext(key('e2e-popup'));
   });
 
   it('answers 504 promptly when the hard cap hits, and frees the slot', async () => {
@@ -261,7 +309,7 @@ describe('headless renderer (real Chromium)', () => {
   it('frees the slot when the client hangs up', async () => {
     const gone = fetch(`${r.base}/render`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...AUTH },
       body: JSON.stringify({ url: site.url('/slow?ms=5000') }),
       signal: AbortSignal.timeout(500),
     });
@@ -270,17 +318,56 @@ describe('headless renderer (real Chromium)', () => {
   });
 
   it('relaunches Chromium after it goes away; sessions then start cold', async () => {
-    await r.post({ url: site.url('/login'), session_id: 'e2e-crash' });
+    await r.post({ url: site.url('/login'), context_key: key('e2e-crash') });
     const browsers = r.app.get(BrowserService);
     await (await browsers.getBrowser()).close();
     expect(browsers.connected).toBe(false);
-    expect(browsers.contexts).toBe(0);
+    expect(browsers.contextCount).toBe(0);
 
-    const again = await r.post({ url: site.url('/whoami'), session_id: 'e2e-crash' });
+    const again = await r.post({ url: site.url('/whoami'), context_key: key('e2e-crash') });
     expect(again.status).toBe(200);
     expect(again.body.context_reused).toBe(false);
     expect(again.body.html).toContain('<pre id="token">null</pre>');
     expect(browsers.connected).toBe(true);
+  });
+});
+
+describe('headless renderer trusts only the token', () => {
+  let r: Renderer;
+
+  beforeAll(async () => {
+    r = await startRenderer();
+  });
+
+  afterAll(async () => {
+    await r?.app.close();
+  });
+
+  it.each([
+    ['no token', {}],
+    ['a wrong token', { authorization: `Bearer ${TOKEN}x` }],
+    ['the token in another scheme', { authorization: `Basic ${TOKEN}` }],
+  ])('answers 401 to a render with %s', async (_label, headers) => {
+    const res = await fetch(`${r.base}/render`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ url: 'http://127.0.0.2/' }),
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await res.json()).toMatchObject({ kind: 'unauthorized', error: 'missing or wrong renderer token' });
+  });
+
+  it('answers 401 to DELETE /contexts and unknown routes without the token; /healthz is open', async () => {
+    expect((await fetch(`${r.base}/contexts/${key('x')}`, { method: 'DELETE' })).status).toBe(401);
+    expect((await fetch(`${r.base}/sessions/x`, { method: 'DELETE' })).status).toBe(401);
+    expect((await fetch(`${r.base}/healthz`)).status).toBe(200);
+  });
+
+  it('refuses to start without a token, or with a short one', async () => {
+    const config = loadConfig({ env: {}, overrides: { log_level: 'silent' } });
+    await expect(createHeadlessApp(config)).rejects.toThrow(new ConfigError('config error: HEADLESS_TOKEN (headless_token) is required by the renderer'));
+    expect(() => loadConfig({ env: { HEADLESS_TOKEN: 'short' } })).toThrow(/HEADLESS_TOKEN \(headless_token\) must be at least 16/);
   });
 });
 
@@ -333,14 +420,19 @@ describe('headless renderer limits and failures', () => {
     }
   });
 
-  it('lets an in-flight render finish on shutdown', async () => {
+  it('lets an in-flight render finish on shutdown, answering /healthz 503 draining meanwhile', async () => {
     const r = await startRenderer();
-    const inflight = r.post({ url: site.url('/slow?ms=500') });
+    const inflight = r.post({ url: site.url('/slow?ms=1500') });
     await waitFor(async () => (await (await fetch(`${r.base}/healthz`)).json()).running === 1);
-    await r.app.close();
+    const closing = r.app.close();
+    await waitFor(async () => (await fetch(`${r.base}/healthz`)).status === 503, 1000);
+    expect(await (await fetch(`${r.base}/healthz`)).json()).toMatchObject({ status: 'draining', running: 1 });
     expect((await inflight).status).toBe(200);
+    await closing;
   });
 });
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const until = Date.now() + timeoutMs;

@@ -1,11 +1,9 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../src/config/app-config';
-import { createHeadlessApp } from '../src/headless/headless.app';
 import { PROBE_CACHE_MS } from '../src/health/renderer-probe';
 import { SessionStore } from '../src/session/session.store';
 import { bootApp, BootedApp, InjectResponse } from './support/app';
+import { RENDERER_TOKEN, startRenderer } from './support/renderer';
 
 jest.setTimeout(30_000);
 
@@ -29,12 +27,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-async function startRenderer(): Promise<{ app: NestFastifyApplication; url: string }> {
-  const app = await createHeadlessApp(loadConfig({ overrides: { log_level: 'silent' } }));
-  await app.listen(0, '127.0.0.1');
-  return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}` };
 }
 
 /** The first probe may launch Chromium, which can take longer than one probe's timeout. */
@@ -162,7 +154,7 @@ describe('health probes', () => {
 
   describe('with HEADLESS_URLS', () => {
     it('GET /health/ready is 503 when the only renderer’s port is closed; liveness stays 200', async () => {
-      const api = await bootApp({ headless_urls: [`http://127.0.0.1:${await closedPort()}`] });
+      const api = await bootApp({ headless_token: RENDERER_TOKEN, headless_urls: [`http://127.0.0.1:${await closedPort()}`] });
       try {
         const res = await api.inject<HealthBody>('/health/ready');
         expect(res.status).toBe(503);
@@ -192,7 +184,7 @@ describe('health probes', () => {
     it('is ready while one of several renderers is up, and follows a renderer that stops', async () => {
       const renderer = await startRenderer();
       let rendererOpen = true;
-      const api = await bootApp({ headless_urls: [renderer.url, `http://127.0.0.1:${await closedPort()}`] });
+      const api = await bootApp({ headless_token: RENDERER_TOKEN, headless_urls: [renderer.url, `http://127.0.0.1:${await closedPort()}`] });
       try {
         const ready = await readyWithin(api, 15_000);
         expect(ready.status).toBe(200);

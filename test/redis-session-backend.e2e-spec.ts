@@ -8,8 +8,8 @@
 import Redis from 'ioredis';
 import { FakeClock } from '../src/common/clock';
 import { RedisSessionBackend } from '../src/session/backends/redis-session.backend';
-import { BackendUnavailableError } from '../src/session/backends/session-backend';
-import { SessionConfig } from '../src/session/session';
+import { BackendUnavailableError, CreateOutcome } from '../src/session/backends/session-backend';
+import { Session, SessionConfig, SessionRef } from '../src/session/session';
 import { SessionStore } from '../src/session/session.store';
 import { bootApp, BootedApp } from './support/app';
 import {
@@ -97,7 +97,7 @@ describe('redis session backend', () => {
     };
     let fresh = 0;
     const init = { tenant: 't', id: 'rt', config: { ...CONFIG, maxRequests: 0 }, metadata: { a: '1' } };
-    const record = { url: 'https://example.com/', renderTimeMs: 12, error: null, storageState: '{"cookies":[]}' };
+    const record = { url: 'https://example.com/', renderTimeMs: 12, error: null, storageState: { json: '{"cookies":[]}', seq: 1 } };
     const perOperation = {
       create: await count(() => backend.create(init, LIMITS, T0)),
       get: await count(() => backend.get('t', 'rt', T0)),
@@ -164,7 +164,7 @@ describe('redis session backend', () => {
     const first = await instance();
     await first.create({ tenant: 't', id: 'durable', config: { ...CONFIG, maxRequests: 5 }, metadata: { step: 'login' } }, LIMITS, T0);
     await first.reserveRequest('t', 'durable', T0 + SEC);
-    await first.recordResult('t', 'durable', T0 + 2 * SEC, { url: 'https://example.com/in', renderTimeMs: 42, error: null, storageState: '{"cookies":[1]}' });
+    await first.recordResult('t', 'durable', T0 + 2 * SEC, { url: 'https://example.com/in', renderTimeMs: 42, error: null, storageState: { json: '{"cookies":[1]}', seq: 7 } });
     await first.close();
     expect(first.redis.status).toBe('end');
 
@@ -180,14 +180,15 @@ describe('redis session backend', () => {
       metadata: { step: 'login' },
       config: { ttlSeconds: 60, autoRenew: true, maxRequests: 5, trackMetrics: true },
     });
-    expect(await second.storageState('t', 'durable', T0 + 3 * SEC)).toEqual({ state: '{"cookies":[1]}' });
+    expect(await second.storageState('t', 'durable', T0 + 3 * SEC)).toEqual({ state: { json: '{"cookies":[1]}', seq: 7 } });
     expect((await second.metrics(T0 + 3 * SEC)).activeSessions).toBe(1);
   });
 
   it('keeps a session in hash-tagged keys that Redis expires, and leaves nothing behind on remove', async () => {
     const backend = await instance();
-    await backend.create({ tenant: 't', id: 's:1', config: { ...CONFIG, ttlSeconds: 30 }, metadata: { a: 'b' } }, LIMITS, T0);
-    await backend.recordResult('t', 's:1', T0, { url: 'https://example.com/', renderTimeMs: 5, error: null, storageState: '{}' });
+    const created = await backend.create({ tenant: 't', id: 's:1', config: { ...CONFIG, ttlSeconds: 30 }, metadata: { a: 'b' } }, LIMITS, T0);
+    const { incarnation } = (created as { session: Session }).session;
+    await backend.recordResult('t', 's:1', T0, { url: 'https://example.com/', renderTimeMs: 5, error: null, storageState: { json: '{}', seq: 1 } });
     const [sess, meta, times, state] = backend.sessionKeys('t', 's:1');
     for (const key of [sess, meta, times, state]) {
       expect(key).toContain('{t:s:1}');
@@ -197,9 +198,9 @@ describe('redis session backend', () => {
       expect(ttl).toBeLessThanOrEqual(90 * SEC);
     }
     expect(await admin.zrange(`${prefix}ids:{t}`, '0', '-1')).toEqual(['s:1']);
-    expect(await admin.zscore(`${prefix}exp`, `${T0}|s:1|t`)).toBe(String(T0 + 30 * SEC));
+    expect(await admin.zscore(`${prefix}exp`, `${T0}|s:1|t|${incarnation}`)).toBe(String(T0 + 30 * SEC));
 
-    expect(await backend.remove('t', 's:1', T0 + SEC)).toBe(true);
+    expect(await backend.remove('t', 's:1', T0 + SEC)).toEqual({ tenant: 't', id: 's:1', incarnation });
     expect(await admin.exists(sess, meta, times, state)).toBe(0);
     expect(await admin.zcard(`${prefix}ids:{t}`)).toBe(0);
     expect(await admin.zcard(`${prefix}exp:{t}`)).toBe(0);
@@ -208,15 +209,23 @@ describe('redis session backend', () => {
 
   it('sweeps sessions whose keys Redis already expired, without touching a newer one with the same id', async () => {
     const backend = await instance();
-    await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 10 } }, LIMITS, T0);
-    await backend.create({ tenant: 't', id: 'gone', config: { ...CONFIG, ttlSeconds: 10 } }, LIMITS, T0);
+    const incarnationOf = (outcome: CreateOutcome): string => (outcome as { session: Session }).session.incarnation;
+    const old = incarnationOf(await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 10 } }, LIMITS, T0));
+    const gone = incarnationOf(await backend.create({ tenant: 't', id: 'gone', config: { ...CONFIG, ttlSeconds: 10 } }, LIMITS, T0));
     await backend.create({ tenant: 't', id: 'live', config: { ...CONFIG, ttlSeconds: 100 } }, LIMITS, T0 + 20 * SEC);
     // Redis' TTL fired for both (as it does shortly after expiry); only the index remembers them.
     await admin.del(...backend.sessionKeys('t', 'old').slice(0, 4), ...backend.sessionKeys('t', 'gone').slice(0, 4));
     // 'old' is reused before any sweep: a new session under the same id.
-    await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 100 } }, LIMITS, T0 + 30 * SEC);
+    const reused = incarnationOf(await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 100 } }, LIMITS, T0 + 30 * SEC));
+    expect(reused).not.toBe(old);
 
-    expect(await backend.sweep(T0 + 40 * SEC)).toBe(2);
+    // The sweep reports the incarnations it removed, read from the index member (the hash is gone).
+    const reported: [SessionRef, boolean][] = [];
+    expect(await backend.sweep(T0 + 40 * SEC, (ref, swept) => reported.push([ref, swept]))).toBe(2);
+    expect(reported.sort(([a], [b]) => a.id.localeCompare(b.id))).toEqual([
+      [{ tenant: 't', id: 'gone', incarnation: gone }, true],
+      [{ tenant: 't', id: 'old', incarnation: old }, true],
+    ]);
     const metrics = await backend.metrics(T0 + 40 * SEC);
     expect(metrics).toMatchObject({ activeSessions: 2, createdTotal: 4, expiredTotal: 2 });
     expect(metrics.sumCreatedAt).toBe(T0 + 20 * SEC + T0 + 30 * SEC);

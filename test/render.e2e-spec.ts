@@ -1,19 +1,8 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../src/config/app-config';
-import { createHeadlessApp } from '../src/headless/headless.app';
 import { startSite, Site } from './fixtures/site';
 import { bootApp, BootedApp } from './support/app';
+import { RENDERER_TOKEN, startRenderer } from './support/renderer';
 
 jest.setTimeout(60_000);
-
-/** A renderer of our own (not embedded), so the test can stop it and start a fresh one. */
-async function startRenderer(port = 0): Promise<{ app: NestFastifyApplication; url: string; port: number }> {
-  const app = await createHeadlessApp(loadConfig({ overrides: { log_level: 'silent', headless_max_concurrency: 4 } }));
-  await app.listen(port, '127.0.0.1');
-  const bound = (app.getHttpServer().address() as AddressInfo).port;
-  return { app, url: `http://127.0.0.1:${bound}`, port: bound };
-}
 
 describe('POST /v1/render against a real renderer and Chromium', () => {
   let site: Site;
@@ -25,7 +14,7 @@ describe('POST /v1/render against a real renderer and Chromium', () => {
   beforeAll(async () => {
     site = await startSite('127.0.0.2');
     renderer = await startRenderer();
-    api = await bootApp({ headless_urls: [renderer.url], render_allowed_hosts: ['127.0.0.2'] });
+    api = await bootApp({ headless_token: RENDERER_TOKEN, headless_urls: [renderer.url], render_allowed_hosts: ['127.0.0.2'] });
   });
 
   afterAll(async () => {
@@ -64,7 +53,7 @@ describe('POST /v1/render against a real renderer and Chromium', () => {
 
     // The renderer goes away with every browser context; a new one starts on the same port.
     await renderer.app.close();
-    renderer = await startRenderer(renderer.port);
+    renderer = await startRenderer({}, renderer.port);
 
     const step3 = await render({ url: site.url('/whoami'), session_id: 'flow-a' });
     expect(step3.status).toBe(200);
@@ -170,7 +159,7 @@ describe('several renderers', () => {
   it("moves a session to another renderer when its own is down, restoring its browser state there", async () => {
     const site = await startSite('127.0.0.2');
     const renderers = [await startRenderer(), await startRenderer()];
-    const api = await bootApp({ headless_urls: renderers.map((r) => r.url), render_allowed_hosts: ['127.0.0.2'] });
+    const api = await bootApp({ headless_token: RENDERER_TOKEN, headless_urls: renderers.map((r) => r.url), render_allowed_hosts: ['127.0.0.2'] });
     const contexts = async (r: (typeof renderers)[number]) => (await (await fetch(`${r.url}/healthz`)).json()).contexts;
     try {
       const render = (url: string) => api.inject({ method: 'POST', url: '/v1/render', payload: { url, session_id: 'mover' } });
@@ -196,7 +185,7 @@ describe('several renderers', () => {
 
 describe('renderer failures', () => {
   it('answers 503 quickly when no renderer is reachable, and records it', async () => {
-    const api = await bootApp({ headless_urls: ['http://127.0.0.1:9'], render_allowed_hosts: ['127.0.0.2'] });
+    const api = await bootApp({ headless_token: RENDERER_TOKEN, headless_urls: ['http://127.0.0.1:9'], render_allowed_hosts: ['127.0.0.2'] });
     try {
       const started = Date.now();
       const res = await api.inject({ method: 'POST', url: '/v1/render', payload: { url: 'http://127.0.0.2/', session_id: 'dead' } });

@@ -2,6 +2,7 @@ import { HttpException } from '@nestjs/common';
 import { FakeClock } from '../src/common/clock';
 import { AppConfig, loadConfig } from '../src/config/app-config';
 import { SessionBackend } from '../src/session/backends/session-backend';
+import { RenderRecord, Session, SessionRef } from '../src/session/session';
 import { SessionStore } from '../src/session/session.store';
 
 /** A backend under test: how to make a fresh, empty one and how to dispose of it. */
@@ -12,6 +13,9 @@ export interface BackendSubject {
 }
 
 const SECOND = 1000;
+
+const sortRefs = (refs: SessionRef[]): SessionRef[] =>
+  [...refs].sort((a, b) => `${a.tenant}|${a.id}`.localeCompare(`${b.tenant}|${b.id}`));
 
 async function statusOf(promise: Promise<unknown>): Promise<{ status: number; message: string }> {
   try {
@@ -148,6 +152,20 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       expect(again.createdAt).toBe(reserved.createdAt);
     });
 
+    it('gives back a refunded request, never below zero, and counts it out of the totals', async () => {
+      await store.create('t', { id: 'refund', config: { maxRequests: 1 } });
+      await store.reserveRequest('t', 'refund');
+      await expect(store.reserveRequest('t', 'refund')).rejects.toThrow('1/1');
+      clock.advance(SECOND);
+      const refunded = await store.refundRequest('t', 'refund');
+      expect(refunded?.requestCount).toBe(0);
+      expect(refunded?.lastAccessed).toBe(clock.now() - SECOND); // no touch: nothing ran
+      expect((await store.metrics('t')).totalRequests).toBe(0);
+      expect((await store.refundRequest('t', 'refund'))?.requestCount).toBe(0);
+      expect((await store.reserveRequest('t', 'refund')).session.requestCount).toBe(1);
+      expect(await store.refundRequest('t', 'never-made')).toBeNull();
+    });
+
     it('treats 0 as unlimited', async () => {
       await store.create('t', { id: 'free' });
       for (let i = 0; i < 25; i++) await store.reserveRequest('t', 'free');
@@ -197,13 +215,13 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       await store.create('t', { id: 'b' });
       expect(await store.storageState('t', 'b')).toBeNull();
       expect((await statusOf(store.storageState('t', 'unknown'))).status).toBe(404);
-      const state = JSON.stringify({ cookies: [{ name: 'sid', value: 'abc' }], origins: [] });
+      const state = { json: JSON.stringify({ cookies: [{ name: 'sid', value: 'abc' }], origins: [] }), seq: 1 };
       await store.recordResult('t', 'b', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: state });
-      expect(await store.storageState('t', 'b')).toBe(state);
-      expect((await store.reserveRequest('t', 'b')).storageState).toBe(state);
-      const huge = JSON.stringify({ cookies: [{ name: 'x', value: 'y'.repeat(100) }], origins: [] });
+      expect(await store.storageState('t', 'b')).toEqual(state);
+      expect((await store.reserveRequest('t', 'b')).storageState).toEqual(state);
+      const huge = { json: JSON.stringify({ cookies: [{ name: 'x', value: 'y'.repeat(100) }], origins: [] }), seq: 2 };
       await store.recordResult('t', 'b', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: huge });
-      expect(await store.storageState('t', 'b')).toBe(state);
+      expect(await store.storageState('t', 'b')).toEqual(state);
     });
 
     it('drops a result for a session removed mid-render', async () => {
@@ -211,6 +229,209 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       await store.remove('t', 'gone');
       expect(await store.recordResult('t', 'gone', { url: 'https://example.com/', renderTimeMs: 1, error: null })).toBeNull();
       expect(await store.get('t', 'gone')).toBeNull();
+    });
+  });
+
+  describe('browser state order', () => {
+    const snapshot = (seq: number) => ({ json: JSON.stringify({ cookies: [{ name: 'n', value: String(seq) }], origins: [] }), seq });
+    const record = (id: string, storageState: RenderRecord['storageState']) =>
+      store.recordResult('t', id, { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState });
+
+    it('keeps a newer snapshot and refuses an older or equal one, without an error', async () => {
+      await store.create('t', { id: 'o' });
+      await record('o', snapshot(2));
+      expect(await store.storageState('t', 'o')).toEqual(snapshot(2));
+      // The render that took snapshot 1 finishes last: it is recorded, but its state is not kept.
+      const late = await record('o', snapshot(1));
+      expect(late?.lastUrl).toBe('https://example.com/');
+      expect(await store.storageState('t', 'o')).toEqual(snapshot(2));
+      await record('o', { ...snapshot(2), json: '{"cookies":[],"origins":[]}' });
+      expect(await store.storageState('t', 'o')).toEqual(snapshot(2));
+      await record('o', snapshot(10));
+      expect(await store.storageState('t', 'o')).toEqual(snapshot(10));
+      expect((await store.reserveRequest('t', 'o')).storageState).toEqual(snapshot(10));
+      await record('o', undefined); // no state from this render: the saved one stays
+      expect(await store.storageState('t', 'o')).toEqual(snapshot(10));
+    });
+
+    it('clears the state and its order on null: a context restored from nothing counts from 1 again', async () => {
+      await store.create('t', { id: 'c' });
+      await record('c', snapshot(5));
+      await record('c', null);
+      expect(await store.storageState('t', 'c')).toBeNull();
+      expect((await store.reserveRequest('t', 'c')).storageState).toBeNull();
+      await record('c', snapshot(1));
+      expect(await store.storageState('t', 'c')).toEqual(snapshot(1));
+      await record('c', snapshot(2));
+      expect(await store.storageState('t', 'c')).toEqual(snapshot(2));
+    });
+
+    it('keeps the newest of many snapshots recorded concurrently in any order', async () => {
+      await store.create('t', { id: 'many' });
+      const seqs = Array.from({ length: 30 }, (_, i) => ((i * 7) % 30) + 1);
+      await Promise.all(seqs.map((seq) => record('many', snapshot(seq))));
+      expect(await store.storageState('t', 'many')).toEqual(snapshot(30));
+    });
+
+    it('refuses a seq that is not a positive integer', async () => {
+      await store.create('t', { id: 'bad' });
+      for (const seq of [0, -1, 1.5, Number.NaN]) {
+        const record = { url: 'u', renderTimeMs: 1, error: null, storageState: { json: '{}', seq } };
+        await expect(store.recordResult('t', 'bad', record)).rejects.toThrow(/seq/);
+      }
+    });
+  });
+
+  describe('incarnations', () => {
+    const TOKEN = /^[A-Za-z0-9_-]{22}$/;
+    const state = { json: JSON.stringify({ cookies: [{ name: 'sid', value: 'old' }], origins: [] }), seq: 9 };
+    const saveState = (id: string) =>
+      store.recordResult('t', id, { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: state });
+
+    it('gives every creation of an id a new random incarnation, and keeps it for the life of the session', async () => {
+      const seen: string[] = [];
+      const created = await store.create('t', { id: 'i', config: { ttlSeconds: 10 } });
+      seen.push(created.incarnation);
+      // Every operation on the same session answers the same incarnation.
+      expect((await store.get('t', 'i'))?.incarnation).toBe(created.incarnation);
+      expect((await store.getOrCreate('t', 'i')).session.incarnation).toBe(created.incarnation);
+      expect((await store.touch('t', 'i')).incarnation).toBe(created.incarnation);
+      expect((await store.reserveRequest('t', 'i')).session.incarnation).toBe(created.incarnation);
+      expect((await saveState('i'))?.incarnation).toBe(created.incarnation);
+      expect((await store.update('t', 'i', { metadata: { a: 'b' } })).incarnation).toBe(created.incarnation);
+      expect((await store.list('t', 10, null)).items[0].incarnation).toBe(created.incarnation);
+
+      await store.remove('t', 'i'); // created again after a delete, by get-or-create
+      seen.push((await store.getOrCreate('t', 'i', { config: { ttlSeconds: 10 } })).session.incarnation);
+      clock.advance(10 * SECOND); // after expiry (not swept), by create
+      seen.push((await store.create('t', { id: 'i', config: { ttlSeconds: 10 } })).incarnation);
+      clock.advance(10 * SECOND); // after expiry, by a render's reservation
+      const reserved = await store.reserveRequest('t', 'i');
+      seen.push(reserved.session.incarnation);
+      seen.push((await store.reserveRequest('t', 'first-use')).session.incarnation); // first use by a render
+      seen.push((await store.create('t', { id: 'i2' })).incarnation); // first use by create
+
+      expect(seen.every((incarnation) => TOKEN.test(incarnation))).toBe(true);
+      expect(new Set(seen).size).toBe(seen.length);
+      // The same id in another tenant is another session, with its own incarnation.
+      expect((await store.create('u', { id: 'i' })).incarnation).not.toBe(reserved.session.incarnation);
+    });
+
+    it('starts a session created again after expiry (not swept) with no browser state', async () => {
+      await store.create('t', { id: 'x', config: { ttlSeconds: 2, autoRenew: false } });
+      await saveState('x');
+      clock.advance(2 * SECOND);
+      const { session, created } = await store.getOrCreate('t', 'x');
+      expect(created).toBe(true);
+      expect(await store.storageState('t', 'x')).toBeNull();
+      expect((await store.reserveRequest('t', 'x')).storageState).toBeNull();
+      // The new incarnation keeps its own order: its first snapshot is kept whatever the old seq was.
+      const fresh = { json: '{"cookies":[],"origins":[]}', seq: 1 };
+      await store.recordResult('t', 'x', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: fresh });
+      expect(await store.storageState('t', 'x')).toEqual(fresh);
+      expect((await store.get('t', 'x'))?.incarnation).toBe(session.incarnation);
+    });
+
+    it('starts a session that a render re-creates after expiry with no browser state', async () => {
+      await store.create('t', { id: 'r', config: { ttlSeconds: 2, autoRenew: false } });
+      await saveState('r');
+      clock.advance(2 * SECOND);
+      const reserved = await store.reserveRequest('t', 'r');
+      expect(reserved.session.requestCount).toBe(1);
+      expect(reserved.storageState).toBeNull();
+    });
+
+    it('starts a session created again after a delete with no browser state', async () => {
+      const old = await store.create('t', { id: 'd' });
+      await saveState('d');
+      await store.remove('t', 'd');
+      const again = await store.create('t', { id: 'd' });
+      expect(again.incarnation).not.toBe(old.incarnation);
+      expect(await store.storageState('t', 'd')).toBeNull();
+      expect((await store.reserveRequest('t', 'd')).storageState).toBeNull();
+    });
+  });
+
+  describe('removal reports', () => {
+    let reported: SessionRef[];
+    const ref = (session: Session): SessionRef => ({ tenant: session.tenant, id: session.id, incarnation: session.incarnation });
+
+    beforeEach(() => {
+      reported = [];
+      store.onRemoved((removed) => reported.push(removed));
+    });
+
+    it('reports a removed session with its incarnation, once', async () => {
+      const session = await store.create('t', { id: 'rm' });
+      await store.remove('t', 'rm');
+      await store.remove('t', 'rm');
+      await store.remove('t', 'never');
+      expect(reported).toEqual([ref(session)]);
+      await store.cleanupExpired();
+      expect(reported).toEqual([ref(session)]);
+    });
+
+    it('reports every session the sweep removes, with its incarnation', async () => {
+      const a = await store.create('t', { id: 'a', config: { ttlSeconds: 1 } });
+      const b = await store.create('u', { id: 'b', config: { ttlSeconds: 1 } });
+      await store.create('t', { id: 'long', config: { ttlSeconds: 100 } });
+      clock.advance(SECOND);
+      const tally = await store.cleanupExpiredByTenant();
+      expect(tally.removed).toBe(2);
+      expect(sortRefs(reported)).toEqual(sortRefs([ref(a), ref(b)]));
+      await store.cleanupExpired();
+      expect(reported).toHaveLength(2);
+    });
+
+    it('reports an expired session that an operation dropped, at the next sweep, once and uncounted', async () => {
+      const old = await store.create('t', { id: 'e', config: { ttlSeconds: 1 } });
+      const met = await store.create('t', { id: 'met', config: { ttlSeconds: 1 } });
+      const metered = await store.create('u', { id: 'metered', config: { ttlSeconds: 1 } });
+      clock.advance(SECOND);
+      const again = await store.create('t', { id: 'e' }); // the expired 'e' is dropped, not swept
+      expect(await store.get('t', 'met')).toBeNull();
+      expect((await store.metrics()).expiredTotal).toBe(3); // the metrics read swept 'metered'
+      expect(reported).toEqual([]);
+
+      const tally = await store.cleanupExpiredByTenant();
+      expect(tally.removed).toBe(0); // all three were counted when they were dropped
+      expect(sortRefs(reported)).toEqual(sortRefs([ref(old), ref(met), ref(metered)]));
+      expect(reported).not.toContainEqual(ref(again));
+      await store.cleanupExpired();
+      expect(reported).toHaveLength(3);
+    });
+  });
+
+  describe('upstream proxy', () => {
+    const proxy = { server: 'http://proxy.example:3128', username: 'user', password: 's3cret' };
+
+    it('keeps the proxy with its credentials, and gives it to a render with its reservation', async () => {
+      const created = await store.create('t', { id: 'p', config: { proxy } });
+      expect(created.config.proxy).toEqual(proxy);
+      expect((await store.get('t', 'p'))?.config.proxy).toEqual(proxy);
+      expect((await store.reserveRequest('t', 'p')).session.config.proxy).toEqual(proxy);
+      expect((await store.list('t', 10, null)).items[0].config.proxy).toEqual(proxy);
+      expect((await store.getOrCreate('t', 'p')).session.config.proxy).toEqual(proxy);
+      expect((await store.create('t', { id: 'plain' })).config.proxy).toBeUndefined();
+      const socks = await store.create('t', { id: 'socks', config: { proxy: { server: 'socks5://10.0.0.1:1080' } } });
+      expect(socks.config.proxy).toEqual({ server: 'socks5://10.0.0.1:1080' });
+    });
+
+    it('replaces the proxy as a whole on patch, keeps it through other patches, and removes it on null', async () => {
+      await store.create('t', { id: 'p', config: { proxy } });
+      const other = { server: 'https://other.example:8443' };
+      expect((await store.update('t', 'p', { proxy: other })).config.proxy).toEqual(other);
+      const kept = await store.update('t', 'p', { ttlSeconds: 30, metadata: { a: 'b' } });
+      expect(kept.config).toEqual({ ttlSeconds: 30, autoRenew: true, maxRequests: 0, trackMetrics: true, proxy: other });
+      expect((await store.update('t', 'p', { proxy: null })).config.proxy).toBeUndefined();
+      expect((await store.get('t', 'p'))?.config.proxy).toBeUndefined();
+      expect((await store.update('t', 'p', { proxy })).config.proxy).toEqual(proxy);
+    });
+
+    it('does not pass a proxy on to a later incarnation of the id', async () => {
+      await store.create('t', { id: 'p', config: { proxy, ttlSeconds: 1 } });
+      clock.advance(SECOND);
+      expect((await store.reserveRequest('t', 'p')).session.config.proxy).toBeUndefined();
     });
   });
 

@@ -3,6 +3,8 @@
  * backend, with a fake clock: time is advanced, never slept through.
  */
 import { STATUS_CODES } from 'node:http';
+import { DEFAULT_TENANT } from '../src/auth/tenant.decorator';
+import { SessionStore } from '../src/session/session.store';
 import { bootApp, BootedApp, ConfigOverrides, FakeClock, InjectResponse } from './support/app';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -14,7 +16,13 @@ interface SessionBody {
   created_at: string;
   last_accessed: string;
   expires_at: string;
-  config: { ttl_seconds: number; auto_renew: boolean; max_requests: number; track_metrics: boolean };
+  config: {
+    ttl_seconds: number;
+    auto_renew: boolean;
+    max_requests: number;
+    track_metrics: boolean;
+    proxy?: { server: string; username?: string };
+  };
   state: {
     request_count: number;
     error_count: number;
@@ -857,6 +865,93 @@ describe('errors', () => {
 
   it('answers an unknown route with 404 in the error shape', async () => {
     expectError(await t.inject({ url: '/v1/nothing-here' }), 404);
+  });
+});
+
+// ---- upstream proxy --------------------------------------------------------------------------
+
+describe('config.proxy (upstream proxy)', () => {
+  const PASSWORD = 'pa55-w0rd-never-shown';
+  const proxy = { server: 'http://proxy.example:3128', username: 'alice', password: PASSWORD };
+  const stored = async (id: string) => (await t.app.get(SessionStore).get(DEFAULT_TENANT, id))?.config.proxy;
+
+  it('is accepted on POST and shown as { server, username }: the password is never returned', async () => {
+    const res = await create({ session_id: 'px', proxy });
+    expect(res.status).toBe(201);
+    expect(res.body.config).toEqual({
+      ttl_seconds: 1800,
+      auto_renew: true,
+      max_requests: 0,
+      track_metrics: true,
+      proxy: { server: 'http://proxy.example:3128', username: 'alice' },
+    });
+    for (const answer of [res, await getOne('px'), await touch('px'), await list(), await patch('px', { metadata: { a: 'b' } })]) {
+      expect(answer.status).toBeLessThan(300);
+      expect(answer.text).toContain('proxy.example');
+      expect(answer.text).not.toContain(PASSWORD);
+      expect(answer.text).not.toContain('password');
+    }
+    // Kept for the renderer, with the password.
+    expect(await stored('px')).toEqual(proxy);
+  });
+
+  it('is accepted on PUT, and without credentials shows the server only', async () => {
+    const res = await upsert('px-put', { proxy: { server: 'socks5://10.1.2.3:1080' } });
+    expect(res.status).toBe(201);
+    expect(res.body.config).toMatchObject({ proxy: { server: 'socks5://10.1.2.3:1080' } });
+    expect(Object.keys(res.body.config.proxy ?? {})).toEqual(['server']);
+    expect((await getOne('px-put')).body.config).toHaveProperty('proxy', { server: 'socks5://10.1.2.3:1080' });
+  });
+
+  it('is absent from the wire config of a session without one', async () => {
+    expect((await created({ session_id: 'plain' })).config).not.toHaveProperty('proxy');
+  });
+
+  it('is replaced as a whole by PATCH, kept by other patches, and removed by null', async () => {
+    await created({ session_id: 'pp', proxy });
+    const replaced = await patch('pp', { proxy: { server: 'https://other.example:8443' } });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body.config).toHaveProperty('proxy', { server: 'https://other.example:8443' });
+    expect(await stored('pp')).toEqual({ server: 'https://other.example:8443' });
+    expect((await patch('pp', { ttl_seconds: 60 })).body.config).toHaveProperty('proxy', { server: 'https://other.example:8443' });
+    const removed = await patch('pp', { proxy: null });
+    expect(removed.status).toBe(200);
+    expect(removed.body.config).not.toHaveProperty('proxy');
+    expect(await stored('pp')).toBeUndefined();
+    expect((await getOne('pp')).body.config).not.toHaveProperty('proxy');
+  });
+
+  it.each([
+    ['an unsupported scheme', { server: 'ftp://proxy.example:21' }, /proxy\.server must be an http:\/\/, https:\/\/ or socks5:\/\/ URL/],
+    ['no port', { server: 'http://proxy.example' }, /proxy\.server must be/],
+    ['no scheme', { server: 'proxy.example:3128' }, /proxy\.server must be/],
+    ['a path', { server: 'http://proxy.example:3128/x' }, /proxy\.server must be/],
+    ['credentials in the URL', { server: `http://bob:${PASSWORD}@proxy.example:3128` }, /proxy\.server must not carry credentials/],
+    ['no server', { username: 'alice' }, /proxy\.server/],
+    ['a long username', { server: 'http://p.example:1', username: 'u'.repeat(257) }, /proxy\.username must be shorter than or equal to 256/],
+    ['a long password', { server: 'http://p.example:1', password: 'p'.repeat(257) }, /proxy\.password must be shorter than or equal to 256/],
+    ['a non-string password', { server: 'http://p.example:1', password: 5 }, /proxy\.password must be a string/],
+    ['an unknown field', { server: 'http://p.example:1', bypass: '*' }, /proxy\.property bypass should not exist/],
+    ['not an object', 'http://p.example:1', /proxy must be an object/],
+  ])('is refused with 400 naming the field for %s (POST, PUT and PATCH)', async (_, value, message) => {
+    await created({ session_id: 'target' });
+    for (const res of [await create({ proxy: value }), await upsert('other', { proxy: value }), await patch('target', { proxy: value })]) {
+      const body = expectError(res, 400, message);
+      expect(JSON.stringify(body)).not.toContain(PASSWORD);
+    }
+    expect((await getOne('target')).body.config).not.toHaveProperty('proxy');
+  });
+});
+
+describe('incarnation', () => {
+  it('is never shown to API clients', async () => {
+    const res = await create({ session_id: 'inc' });
+    const { incarnation } = (await t.app.get(SessionStore).get(DEFAULT_TENANT, 'inc'))!;
+    expect(incarnation).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    for (const answer of [res, await getOne('inc'), await list(), await touch('inc'), await upsert('inc')]) {
+      expect(answer.text).not.toContain(incarnation);
+      expect(answer.text).not.toContain('incarnation');
+    }
   });
 });
 

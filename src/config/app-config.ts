@@ -14,6 +14,7 @@ import {
   ValidationError,
 } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
+import { MIN_TOKEN_LENGTH } from '../renderer-rpc/renderer-token';
 
 const toList = ({ value }: { value: unknown }): unknown => {
   if (value === null || value === undefined || value === '') return [];
@@ -41,6 +42,8 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) port: number;
   @IsString() host: string;
   @Transform(toInt) @IsInt() @Min(1024) body_limit_bytes: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(600_000) http_headers_timeout_ms: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000) http_request_timeout_ms: number;
 
   @IsIn(['memory', 'redis']) session_backend: 'memory' | 'redis';
   @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }) redis_url: string;
@@ -61,8 +64,22 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) headless_max_contexts: number;
   @Transform(toInt) @IsInt() @Min(1) headless_context_idle_seconds: number;
 
+  /** API → renderer bearer token; the API's embedded renderer makes a random one when empty. */
+  @Matches(new RegExp(`^(|\\S{${MIN_TOKEN_LENGTH},})$`), { message: `must be at least ${MIN_TOKEN_LENGTH} characters without spaces` })
+  headless_token: string;
+
   @Transform(toInt) @IsInt() @Min(100) render_timeout_ms: number;
+  @Transform(toInt) @IsInt() @Min(0) render_max_concurrent_per_tenant: number;
   @Transform(toList) @IsString({ each: true }) render_allowed_hosts: string[];
+  @Transform(toList)
+  @Matches(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, {
+    each: true,
+    message: 'each entry must be an IP address with an optional port (1.1.1.1, 1.1.1.1:53, [::1]:53)',
+  })
+  render_dns_servers: string[];
+  /** Default upstream proxy for renders whose session names none; set by the operator, so trusted. */
+  @Matches(/^$|^(https?|socks5):\/\/[^\s/]+\/?$/, { message: 'must be empty or an http://, https:// or socks5:// proxy URL' })
+  render_upstream_proxy: string;
 
   @Transform(toList)
   @Matches(/^[^:\s]{8,}:[A-Za-z0-9._-]{1,64}$/, {
@@ -75,6 +92,11 @@ export class AppConfig {
 }
 
 export class ConfigError extends Error {}
+
+/** The renderer never runs unauthenticated: a standalone one, or an API using external ones, needs the token. */
+export function requireHeadlessToken(config: AppConfig, why: string): void {
+  if (!config.headless_token) throw new ConfigError(`config error: HEADLESS_TOKEN (headless_token) is required ${why}`);
+}
 
 export interface LoadConfigOptions {
   /** Defaults to process.env. */
@@ -106,6 +128,12 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
   const config = plainToInstance(AppConfig, raw);
   const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length > 0) throw new ConfigError(explain(errors[0]));
+  if (config.http_headers_timeout_ms > config.http_request_timeout_ms) {
+    // Node refuses a headers timeout longer than the request timeout.
+    throw new ConfigError(
+      `config error: HTTP_HEADERS_TIMEOUT_MS (http_headers_timeout_ms) must not exceed HTTP_REQUEST_TIMEOUT_MS, got ${config.http_headers_timeout_ms} > ${config.http_request_timeout_ms}`,
+    );
+  }
   if (!config.host) config.host = config.api_keys.length > 0 ? '0.0.0.0' : '127.0.0.1';
   return config;
 }

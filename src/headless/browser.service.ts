@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Browser, BrowserContext, chromium } from 'playwright-core';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { AppConfig } from '../config/app-config';
 import { ContextLease, ContextPool } from './context-pool';
-import type { StorageState } from './dto';
+import type { StorageState } from '../renderer-rpc';
 import { firstLine, RenderError } from './errors';
 
 const CHROMIUM_ARGS = [
@@ -26,23 +26,23 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('HeadlessBrowser');
   private browser?: Browser;
   private launching?: Promise<Browser>;
-  private readonly sessions: ContextPool<BrowserContext, StorageState>;
+  private readonly contexts: ContextPool<BrowserContext, StorageState>;
   private sweeper?: NodeJS.Timeout;
   private closed = false;
 
   constructor(private readonly config: AppConfig) {
-    this.sessions = new ContextPool({
+    this.contexts = new ContextPool({
       create: (state) => this.newContext(state),
       maxContexts: config.headless_max_contexts,
       idleMs: config.headless_context_idle_seconds * 1000,
-      onCloseError: (id, error) => this.logger.warn(`closing context of session ${id} failed: ${describe(error)}`),
+      onCloseError: (id, error) => this.logger.warn(`closing context ${id} failed: ${describe(error)}`),
     });
   }
 
   onModuleInit(): void {
     const idleMs = this.config.headless_context_idle_seconds * 1000;
     // A few sweeps per idle period keeps the overshoot small without busy timers.
-    this.sweeper = setInterval(() => this.sessions.sweep(), Math.min(Math.max(idleMs / 4, 1000), 60_000));
+    this.sweeper = setInterval(() => this.contexts.sweep(), Math.min(Math.max(idleMs / 4, 1000), 60_000));
     this.sweeper.unref();
   }
 
@@ -50,8 +50,8 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
     return this.browser?.isConnected() ?? false;
   }
 
-  get contexts(): number {
-    return this.sessions.size;
+  get contextCount(): number {
+    return this.contexts.size;
   }
 
   /** The running browser, launching it if needed. Throws `browser_unavailable` if it cannot start. */
@@ -62,9 +62,9 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
     return this.launching;
   }
 
-  /** The session's warm context, or a new one restored from `state`. */
-  leaseSession(sessionId: string, state?: StorageState): Promise<ContextLease<BrowserContext>> {
-    return this.sessions.lease(sessionId, state);
+  /** The warm context of a context key, or a new one restored from `state`. */
+  leaseContext(key: string, state?: StorageState): Promise<ContextLease<BrowserContext>> {
+    return this.contexts.lease(key, state);
   }
 
   /** A fresh context for one render without a session, closed on release. */
@@ -77,14 +77,14 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
-  closeSession(sessionId: string): void {
-    this.sessions.remove(sessionId);
+  closeContext(key: string): void {
+    this.contexts.remove(key);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
-    await this.sessions.closeAll();
+    await this.contexts.closeAll();
     const browser = this.browser ?? (await this.launching?.catch(() => undefined));
     this.browser = undefined;
     await browser?.close().catch((e) => this.logger.warn(`closing Chromium failed: ${describe(e)}`));
@@ -116,7 +116,7 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
       if (this.browser !== browser) return;
       this.browser = undefined;
       // Every context died with the browser; the next render of a session starts cold.
-      this.sessions.clear();
+      this.contexts.clear();
       if (!this.closed) this.logger.warn('Chromium disconnected; relaunching on next use');
     });
     this.browser = browser;
@@ -127,7 +127,10 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
   private async newContext(state: StorageState | undefined): Promise<BrowserContext> {
     const browser = await this.getBrowser();
     try {
-      return await browser.newContext(state ? { storageState: state } : {});
+      // Downloads stay off: a page cannot write files on the renderer.
+      const context = await browser.newContext({ acceptDownloads: false, ...(state ? { storageState: state } : {}) });
+      context.on('page', closePopup);
+      return context;
     } catch (error) {
       if (state && browser.isConnected()) {
         throw new RenderError('invalid_request', `storage_state rejected: ${describe(error)}`);
@@ -135,6 +138,17 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
       throw error;
     }
   }
+}
+
+/**
+ * Pages a page opens (window.open, target=_blank) are closed at once: only the render's own
+ * tab runs. Chromium reports the opener for every popup, also for noopener ones.
+ */
+function closePopup(page: Page): void {
+  void page
+    .opener()
+    .then((opener) => (opener ? page.close() : undefined))
+    .catch(() => undefined);
 }
 
 function describe(error: unknown): string {

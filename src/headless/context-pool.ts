@@ -18,7 +18,7 @@ export interface ContextPoolOptions<C, S> {
   idleMs: number;
   now?: () => number;
   /** Reports a context that failed to close; closing is best effort and never throws. */
-  onCloseError?: (sessionId: string, error: unknown) => void;
+  onCloseError?: (key: string, error: unknown) => void;
 }
 
 interface Entry<C> {
@@ -28,7 +28,7 @@ interface Entry<C> {
 }
 
 /**
- * One browser context per session id, kept warm between renders. Least-recently-used
+ * One browser context per context key, kept warm between renders. Least-recently-used
  * idle contexts are evicted beyond `maxContexts`, and idle ones closed by `sweep()`. A
  * context that is in use is never closed under a render: a session that is removed or
  * evicted while rendering is detached from the pool and closed when its last lease ends.
@@ -46,20 +46,20 @@ export class ContextPool<C extends PooledContext, S = unknown> {
     return this.entries.size;
   }
 
-  has(sessionId: string): boolean {
-    return this.entries.has(sessionId);
+  has(key: string): boolean {
+    return this.entries.has(key);
   }
 
   /** The session's context, created (with `restore`) if it has none. Call `release` when done. */
-  async lease(sessionId: string, restore?: S): Promise<ContextLease<C>> {
-    let entry = this.entries.get(sessionId);
+  async lease(key: string, restore?: S): Promise<ContextLease<C>> {
+    let entry = this.entries.get(key);
     const reused = entry !== undefined;
     if (entry) {
-      this.entries.delete(sessionId);
+      this.entries.delete(key);
     } else {
-      entry = this.createEntry(sessionId, restore);
+      entry = this.createEntry(key, restore);
     }
-    this.entries.set(sessionId, entry);
+    this.entries.set(key, entry);
     entry.users++;
     entry.lastUsed = this.now();
     this.trim();
@@ -69,7 +69,7 @@ export class ContextPool<C extends PooledContext, S = unknown> {
       context = await entry.ready;
     } catch (error) {
       entry.users--;
-      if (this.entries.get(sessionId) === entry) this.entries.delete(sessionId);
+      if (this.entries.get(key) === entry) this.entries.delete(key);
       throw error;
     }
 
@@ -83,8 +83,8 @@ export class ContextPool<C extends PooledContext, S = unknown> {
         released = true;
         held.users--;
         held.lastUsed = this.now();
-        if (this.entries.get(sessionId) !== held) {
-          if (held.users === 0) this.closeEntry(sessionId, held);
+        if (this.entries.get(key) !== held) {
+          if (held.users === 0) this.closeEntry(key, held);
         } else {
           this.trim();
         }
@@ -93,11 +93,11 @@ export class ContextPool<C extends PooledContext, S = unknown> {
   }
 
   /** Forgets the session's context; closes it now, or after the renders using it finish. */
-  remove(sessionId: string): void {
-    const entry = this.entries.get(sessionId);
+  remove(key: string): void {
+    const entry = this.entries.get(key);
     if (!entry) return;
-    this.entries.delete(sessionId);
-    if (entry.users === 0) this.closeEntry(sessionId, entry);
+    this.entries.delete(key);
+    if (entry.users === 0) this.closeEntry(key, entry);
   }
 
   /** Closes contexts idle for longer than `idleMs`. */
@@ -123,13 +123,13 @@ export class ContextPool<C extends PooledContext, S = unknown> {
     await Promise.all(all.map(([id, entry]) => this.closeEntry(id, entry)));
   }
 
-  private createEntry(sessionId: string, restore: S | undefined): Entry<C> {
+  private createEntry(key: string, restore: S | undefined): Entry<C> {
     const entry: Entry<C> = { ready: this.options.create(restore), users: 0, lastUsed: this.now() };
     // A context that dies on its own (browser crash, closed elsewhere) must not be handed out again.
     entry.ready.then(
       (context) =>
         context.on('close', () => {
-          if (this.entries.get(sessionId) === entry) this.entries.delete(sessionId);
+          if (this.entries.get(key) === entry) this.entries.delete(key);
         }),
       () => undefined,
     );
@@ -146,7 +146,7 @@ export class ContextPool<C extends PooledContext, S = unknown> {
     }
   }
 
-  private async closeEntry(sessionId: string, entry: Entry<C>): Promise<void> {
+  private async closeEntry(key: string, entry: Entry<C>): Promise<void> {
     let context: C;
     try {
       context = await entry.ready;
@@ -156,7 +156,7 @@ export class ContextPool<C extends PooledContext, S = unknown> {
     try {
       await context.close();
     } catch (error) {
-      this.options.onCloseError?.(sessionId, error);
+      this.options.onCloseError?.(key, error);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RenderErrorResponse } from './dto';
+import type { RenderErrorResponse } from '../renderer-rpc';
 import { RenderError } from './errors';
 
 const KIND_BY_STATUS: Record<number, string> = {

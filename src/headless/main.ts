@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { AppConfig, ConfigError, loadConfig } from '../config/app-config';
+import { AppConfig, ConfigError, loadConfig, requireHeadlessToken } from '../config/app-config';
 import { createHeadlessApp } from './headless.app';
 
 /** Standalone renderer: `node dist/headless/main.js`, configured like the API (HEADLESS_PORT, ...). */
@@ -7,6 +7,7 @@ async function bootstrap(): Promise<void> {
   let config: AppConfig;
   try {
     config = loadConfig();
+    requireHeadlessToken(config, 'by a standalone renderer');
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

@@ -1,8 +1,7 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { BrowserService } from './browser.service';
-import { SESSION_ID_PATTERN } from '../session/session';
-import { HealthResponse, RenderRequestDto, RenderResponse } from './dto';
+import { CONTEXT_KEY_PATTERN, HealthResponse, RenderRequestDto, RenderResponse } from '../renderer-rpc';
 import { RenderError } from './errors';
 import { RenderService } from './render.service';
 
@@ -26,12 +25,12 @@ export class RenderController {
     return health;
   }
 
-  /** Closes the session's browser context; 204 whether or not it had one. */
-  @Delete('sessions/:id')
+  /** Closes a context (its session was removed or expired); 204 whether or not it was warm here. */
+  @Delete('contexts/:key')
   @HttpCode(204)
-  closeSession(@Param('id') id: string): void {
-    if (!SESSION_ID_PATTERN.test(id)) throw new BadRequestException('id must be 1-128 characters of [A-Za-z0-9._:-]');
-    this.browsers.closeSession(id);
+  closeContext(@Param('key') key: string): void {
+    if (!CONTEXT_KEY_PATTERN.test(key)) throw new BadRequestException('key must be 64 lowercase hex characters');
+    this.browsers.closeContext(key);
   }
 }
 

@@ -5,23 +5,28 @@ import { runActions, scrollPage } from './actions';
 import { ConcurrencyLimiter } from './concurrency-limiter';
 import { ContextLease } from './context-pool';
 import { Deadline } from './deadline';
-import type { HealthResponse, RenderRequestDto, RenderResponse } from './dto';
+import type { HealthResponse, RenderRequestDto, RenderResponse } from '../renderer-rpc';
 import { BrowserService } from './browser.service';
 import { firstLine, RenderError } from './errors';
+import { SessionTab } from './session-tab';
 
 /** Extra time given to in-flight renders at shutdown, beyond their hard cap. */
 const DRAIN_GRACE_MS = 1000;
+
+/** What the renderer keeps beside a warm session context between renders. */
+interface WarmContext {
+  /** The parked tab; null while a render has it (or before the first render). */
+  tab: SessionTab | null;
+  /** The order number of the context's last storage-state snapshot. */
+  seq: number;
+}
 
 @Injectable()
 export class RenderService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('HeadlessRender');
   private readonly limiter: ConcurrencyLimiter;
   private draining = false;
-  /**
-   * One parked page per warm session context, reused by its next render like a browser tab:
-   * opening a page costs more than navigating one, and the tab keeps sessionStorage too.
-   */
-  private readonly parkedPages = new WeakMap<BrowserContext, Page>();
+  private readonly warm = new WeakMap<BrowserContext, WarmContext>();
 
   constructor(
     private readonly config: AppConfig,
@@ -48,7 +53,7 @@ export class RenderService implements BeforeApplicationShutdown {
     if (cancel?.aborted) onCancel();
     else cancel?.addEventListener('abort', onCancel, { once: true });
     try {
-      const release = await this.limiter.acquire(abort.signal);
+      const release = await this.limiter.acquire(abort.signal, request.queue_key);
       const work = this.execute(request, deadline, abort.signal).finally(release);
       return await Promise.race([work, rejectOnAbort(abort.signal)]);
     } finally {
@@ -58,13 +63,15 @@ export class RenderService implements BeforeApplicationShutdown {
   }
 
   async health(): Promise<HealthResponse> {
-    const counts = { running: this.limiter.running, queued: this.limiter.queued };
+    const counts = { contexts: this.browsers.contextCount, running: this.limiter.running, queued: this.limiter.queued };
+    // Draining: load balancers and the API's probes move on while in-flight renders finish.
+    if (this.draining) return { status: 'draining', browser: this.browsers.connected ? 'connected' : 'disconnected', ...counts };
     try {
       await this.browsers.getBrowser();
-      return { status: 'ok', browser: 'connected', contexts: this.browsers.contexts, ...counts };
+      return { status: 'ok', browser: 'connected', ...counts };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return { status: 'unavailable', browser: 'disconnected', contexts: this.browsers.contexts, ...counts, error: message };
+      return { status: 'unavailable', browser: 'disconnected', ...counts, error: message };
     }
   }
 
@@ -81,7 +88,8 @@ export class RenderService implements BeforeApplicationShutdown {
 
   private async execute(request: RenderRequestDto, deadline: Deadline, signal: AbortSignal): Promise<RenderResponse> {
     const started = Date.now();
-    const sessionId = request.session_id ?? null;
+    const key = request.context_key ?? null;
+    let tab: SessionTab | undefined;
     let page: Page | undefined;
     const closePage = (): void => void page?.close().catch(() => undefined);
     signal.addEventListener('abort', closePage, { once: true });
@@ -89,10 +97,14 @@ export class RenderService implements BeforeApplicationShutdown {
     let lease: ContextLease<BrowserContext> | undefined;
     let completed = false;
     try {
-      lease = sessionId
-        ? await this.browsers.leaseSession(sessionId, request.storage_state)
-        : await this.browsers.leaseThrowaway();
-      page = sessionId ? await this.takePage(lease.context) : await lease.context.newPage();
+      lease = key ? await this.browsers.leaseContext(key, request.storage_state) : await this.browsers.leaseThrowaway();
+      const warm = key ? this.warmContext(lease, request.state_seq) : null;
+      if (warm) {
+        tab = await this.takeTab(lease.context, warm);
+        page = tab.page;
+      } else {
+        page = await lease.context.newPage();
+      }
       if (signal.aborted) throw signal.reason;
 
       await this.navigate(page, request, deadline);
@@ -108,7 +120,9 @@ export class RenderService implements BeforeApplicationShutdown {
         ? (await page.screenshot({ fullPage: true, type: 'png', timeout: deadline.clamp(deadline.remaining()) })).toString('base64')
         : null;
       const mhtml = request.artifacts?.mhtml ? await captureMhtml(lease.context, page) : null;
-      const storageState = sessionId ? await lease.context.storageState() : null;
+      // Numbered when asked for: CDP answers in order, so a greater number is a later state.
+      const stateSeq = warm ? ++warm.seq : null;
+      const storageState = warm ? await lease.context.storageState() : null;
       completed = !signal.aborted;
 
       return {
@@ -116,12 +130,11 @@ export class RenderService implements BeforeApplicationShutdown {
         html,
         screenshot_b64: screenshot,
         mhtml_b64: mhtml,
-        artifacts: { screenshot_b64: screenshot, mhtml_b64: mhtml },
-        session_id: sessionId,
         render_time_ms: Date.now() - started,
         actions_executed: actions.executed,
         action_error: actions.error,
         storage_state: storageState,
+        state_seq: stateSeq,
         context_reused: lease.reused,
       };
     } catch (error) {
@@ -129,22 +142,42 @@ export class RenderService implements BeforeApplicationShutdown {
     } finally {
       signal.removeEventListener('abort', closePage);
       // A page left mid-way by a failure is in an unknown state: only a clean one is parked.
-      if (!(completed && sessionId && lease && page && this.park(lease.context, page))) {
+      if (!(completed && lease && tab && this.park(lease.context, tab))) {
         await page?.close().catch(() => undefined);
       }
       lease?.release();
     }
   }
 
-  private takePage(context: BrowserContext): Promise<Page> {
-    const parked = this.parkedPages.get(context);
-    this.parkedPages.delete(context);
-    return parked && !parked.isClosed() ? Promise.resolve(parked) : context.newPage();
+  /**
+   * The renderer's record of a session context. A context created for this lease numbers its
+   * snapshots on from the restored state's, so order holds across renderers and restarts.
+   */
+  private warmContext(lease: ContextLease<BrowserContext>, restoredSeq = 0): WarmContext {
+    let warm = this.warm.get(lease.context);
+    if (!warm) {
+      warm = { tab: null, seq: restoredSeq };
+      this.warm.set(lease.context, warm);
+    }
+    return warm;
   }
 
-  private park(context: BrowserContext, page: Page): boolean {
-    if (page.isClosed() || this.parkedPages.has(context)) return false;
-    this.parkedPages.set(context, page);
+  /** The parked tab, woken; a new one when it is gone or another render of the session has it. */
+  private async takeTab(context: BrowserContext, warm: WarmContext): Promise<SessionTab> {
+    const parked = warm.tab;
+    warm.tab = null;
+    if (parked && !parked.closed) {
+      await parked.wake();
+      if (!parked.closed) return parked;
+    }
+    return SessionTab.open(context);
+  }
+
+  private park(context: BrowserContext, tab: SessionTab): boolean {
+    const warm = this.warm.get(context);
+    if (!warm || warm.tab || tab.closed) return false;
+    tab.park();
+    warm.tab = tab;
     return true;
   }
 

@@ -1,5 +1,4 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { RendererPool } from '../render/renderer-pool';
@@ -31,7 +30,7 @@ export class RendererProbe implements OnApplicationShutdown {
   private cached: { at: number; result: RendererHealth[] } | null = null;
   private inflight: Promise<RendererHealth[]> | null = null;
 
-  constructor(private readonly moduleRef: ModuleRef) {}
+  constructor(private readonly renderers: RendererPool) {}
 
   /** Every renderer's health, at most PROBE_CACHE_MS old. Never throws. */
   check(): Promise<RendererHealth[]> {
@@ -53,8 +52,7 @@ export class RendererProbe implements OnApplicationShutdown {
   private async probeAll(): Promise<RendererHealth[]> {
     let urls: string[];
     try {
-      // RenderModule keeps its pool to itself (it exports only RpcClient); read-only use here.
-      urls = this.moduleRef.get(RendererPool, { strict: false }).all().map((renderer) => renderer.url);
+      urls = this.renderers.all().map((renderer) => renderer.url);
     } catch {
       return [{ url: 'embedded', up: false, reason: 'renderer not started' }];
     }

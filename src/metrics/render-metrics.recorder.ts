@@ -5,7 +5,7 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
-import { RENDER_ERROR_STATUS } from '../headless/errors';
+import { RENDER_ERROR_STATUS } from '../renderer-rpc';
 import { AppMetricsRegistry } from './app-metrics.registry';
 
 /**

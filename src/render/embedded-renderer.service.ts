@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { AppConfig } from '../config/app-config';
 import { createHeadlessApp } from '../headless/headless.app';
@@ -15,16 +16,20 @@ export class EmbeddedRenderer implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(EmbeddedRenderer.name);
   private app: NestFastifyApplication | null = null;
   private address: string | null = null;
+  /** HEADLESS_TOKEN, or one made for this process: nothing else may drive its browser. */
+  readonly token: string;
 
   constructor(
     private readonly config: AppConfig,
     private readonly appLogger: PinoLogger,
-  ) {}
+  ) {
+    this.token = config.headless_token || randomBytes(32).toString('base64url');
+  }
 
   async onModuleInit(): Promise<void> {
     if (this.config.headless_urls.length > 0) return;
     // Same log stream and format as the API: one process, one log.
-    this.app = await createHeadlessApp(this.config, { logger: this.appLogger });
+    this.app = await createHeadlessApp({ ...this.config, headless_token: this.token }, { logger: this.appLogger });
     await this.app.listen(this.config.headless_port, this.config.headless_host);
     const { port } = this.app.getHttpServer().address() as AddressInfo;
     this.address = `http://${this.config.headless_host}:${port}`;

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
 import { AppConfig } from '../config/app-config';
 import { CircuitBreaker } from './circuit-breaker';
+import { rendererAuthHeaders } from '../renderer-rpc';
 import { EmbeddedRenderer } from './embedded-renderer.service';
 
 export interface Renderer {
@@ -22,11 +23,19 @@ function score(url: string, key: string): number {
 export class RendererPool implements OnApplicationShutdown {
   private renderers: Renderer[] | null = null;
   private next = 0;
+  /** The Authorization header every renderer call but /healthz carries. */
+  readonly authHeaders: { authorization: string };
+  /** The secret context keys are derived under (see contextKey). */
+  readonly keySecret: string;
 
   constructor(
     private readonly config: AppConfig,
     private readonly embedded: EmbeddedRenderer,
-  ) {}
+  ) {
+    const token = config.headless_urls.length > 0 ? config.headless_token : embedded.token;
+    this.authHeaders = rendererAuthHeaders(token);
+    this.keySecret = token;
+  }
 
   /** Renderers in the order to try them: by rendezvous score for a key, else round robin. */
   rank(key: string | null): Renderer[] {

@@ -9,28 +9,26 @@ import {
   Optional,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
-import { Session } from '../session/session';
+import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
+import { contextKey, queueKey, RenderErrorKind, RenderErrorResponse } from '../renderer-rpc';
+import { retryLater } from '../common/retry-after';
 import { Renderer, RendererPool } from './renderer-pool';
 import type { RenderConfig, RendererResult } from './render.types';
 
 /** How long past the hard cap we wait for the renderer's own 504 before giving up on it. */
 const RPC_MARGIN_MS = 2000;
 
-/** A session's browser context key on the renderers: tenant-scoped, and within their id limits. */
-export const contextKey = (tenant: string, id: string): string =>
-  createHash('sha256').update(tenant).update('\0').update(id).digest('hex').slice(0, 40);
-
 /** A reservation made before the render (by RequestLimitGuard or renderDynamicWithSession). */
 export interface SessionReservation {
   tenant: string;
   session: Session;
-  storageState: string | null;
+  storageState: StateSnapshot | null;
 }
 
 export interface SessionRender {
@@ -38,13 +36,26 @@ export interface SessionRender {
   session: Session | null;
 }
 
-interface RendererErrorBody {
-  error?: string;
-  kind?: string;
-}
-
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
 class Unreachable extends Error {}
+
+/** A renderer refused the render without running it (busy, draining, no browser): try the next. */
+class NotRun extends Error {}
+
+/**
+ * No renderer ran the render: every one was unreachable or refused it. Waiting clears this, so
+ * it carries Retry-After; a session request reserved for it is given back.
+ */
+class NoRendererRan extends ServiceUnavailableException {
+  constructor(message: string) {
+    super(message);
+    retryLater(this, NO_RENDERER_RETRY_AFTER_SECONDS);
+  }
+}
+
+/** Renderer error kinds that mean the render never started there. */
+const NOT_RUN_KINDS: ReadonlySet<string> = new Set<RenderErrorKind>(['busy', 'shutting_down', 'browser_unavailable']);
+const NO_RENDERER_RETRY_AFTER_SECONDS = 1;
 
 /**
  * The API's client to its renderers (RipTide's RpcClient): picks the session's renderer by
@@ -64,12 +75,17 @@ export class RpcClient implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.sessions.onRemoved((tenant, id) => void this.closeSessionContext(tenant, id));
+    this.sessions.onRemoved((removed) => void this.closeSessionContext(removed));
   }
 
   /** A render without a session: a throwaway browser context. */
-  renderDynamic(url: string, config: RenderConfig, requestId: string = randomUUID()): Promise<RendererResult> {
-    return this.send(null, { ...config, url }, requestId, this.hardCap(config));
+  renderDynamic(
+    url: string,
+    config: RenderConfig,
+    tenant: string = DEFAULT_TENANT,
+    requestId: string = randomUUID(),
+  ): Promise<RendererResult> {
+    return this.send(null, { ...config, url, queue_key: this.queueKeyOf(tenant) }, requestId, this.hardCap(config));
   }
 
   /** Reserves a request on the session (creating it if needed), renders, records the outcome. */
@@ -88,26 +104,36 @@ export class RpcClient implements OnModuleInit {
   async renderReserved(reservation: SessionReservation, url: string, config: RenderConfig, requestId: string): Promise<SessionRender> {
     const { tenant, session } = reservation;
     const started = this.clock.now();
+    const key = this.contextKeyOf(session);
     const body = {
       ...config,
       url,
-      session_id: contextKey(tenant, session.id),
-      ...(reservation.storageState ? { storage_state: JSON.parse(reservation.storageState) as unknown } : {}),
+      context_key: key,
+      queue_key: this.queueKeyOf(tenant),
+      ...(reservation.storageState
+        ? { storage_state: JSON.parse(reservation.storageState.json) as unknown, state_seq: reservation.storageState.seq }
+        : {}),
     };
     try {
-      const result = await this.send(contextKey(tenant, session.id), body, requestId, this.hardCap(config));
+      const result = await this.send(key, body, requestId, this.hardCap(config));
       const recorded = await this.sessions.recordResult(tenant, session.id, {
         url: result.final_url ?? url,
         renderTimeMs: result.render_time_ms,
         error: null,
-        storageState: result.storage_state ? JSON.stringify(result.storage_state) : undefined,
+        storageState:
+          result.storage_state && result.state_seq ? { json: JSON.stringify(result.storage_state), seq: result.state_seq } : undefined,
       });
       return { result, session: recorded };
     } catch (err) {
-      const message = err instanceof HttpException ? err.message : String(err);
-      await this.sessions
-        .recordResult(tenant, session.id, { url, renderTimeMs: this.clock.now() - started, error: message })
-        .catch((recordErr: unknown) => this.logger.warn({ err: recordErr }, 'could not record a failed render'));
+      const settle =
+        err instanceof NoRendererRan
+          ? this.sessions.refundRequest(tenant, session.id)
+          : this.sessions.recordResult(tenant, session.id, {
+              url,
+              renderTimeMs: this.clock.now() - started,
+              error: err instanceof HttpException ? err.message : String(err),
+            });
+      await settle.catch((recordErr: unknown) => this.logger.warn({ err: recordErr }, 'could not record a failed render'));
       throw err;
     }
   }
@@ -129,15 +155,28 @@ export class RpcClient implements OnModuleInit {
   }
 
   /** Best effort: an unreachable renderer drops idle contexts by itself. */
-  async closeSessionContext(tenant: string, id: string): Promise<void> {
-    const key = contextKey(tenant, id);
+  async closeSessionContext(session: SessionRef): Promise<void> {
+    const key = this.contextKeyOf(session);
     const [renderer] = this.renderers.rank(key);
     try {
-      const res = await renderer.pool.request({ method: 'DELETE', path: `/sessions/${key}`, signal: AbortSignal.timeout(5000) });
+      const res = await renderer.pool.request({
+        method: 'DELETE',
+        path: `/contexts/${key}`,
+        headers: this.renderers.authHeaders,
+        signal: AbortSignal.timeout(5000),
+      });
       await res.body.dump();
     } catch (err) {
       this.logger.debug({ err, renderer: renderer.url }, 'could not close a session context');
     }
+  }
+
+  private contextKeyOf({ tenant, id, incarnation }: SessionRef): string {
+    return contextKey(this.renderers.keySecret, { tenant, sessionId: id, incarnation });
+  }
+
+  private queueKeyOf(tenant: string): string {
+    return queueKey(this.renderers.keySecret, tenant);
   }
 
   private hardCap(config: RenderConfig): number {
@@ -150,9 +189,13 @@ export class RpcClient implements OnModuleInit {
     return this.metrics ? this.metrics.timeRender(send) : send();
   }
 
-  /** Tries renderers in rank order, moving on only when one could not be reached at all. */
+  /**
+   * Tries renderers in rank order, moving on when one could not be reached or refused the
+   * render without running it (busy, draining): a render that could run elsewhere does.
+   */
   private async sendInOrder(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
     const payload = JSON.stringify(body);
+    let refusal: NotRun | null = null;
     for (const renderer of this.renderers.rank(key)) {
       if (!renderer.breaker.allows(this.clock.now())) continue;
       try {
@@ -160,13 +203,17 @@ export class RpcClient implements OnModuleInit {
         renderer.breaker.success();
         return result;
       } catch (err) {
+        if (err instanceof NotRun) {
+          refusal = err;
+          continue;
+        }
         if (!(err instanceof Unreachable)) throw err;
         renderer.breaker.failure(this.clock.now());
         this.logger.warn({ renderer: renderer.url, err: err.message }, 'renderer unreachable');
       }
     }
     this.metrics?.transportError('no_renderer');
-    throw new ServiceUnavailableException('no renderer is available');
+    throw new NoRendererRan(refusal ? `renderer unavailable: ${refusal.message}` : 'no renderer is available');
   }
 
   private async post(renderer: Renderer, payload: string, requestId: string, hardCapMs: number): Promise<RendererResult> {
@@ -176,7 +223,7 @@ export class RpcClient implements OnModuleInit {
       response = await renderer.pool.request({
         method: 'POST',
         path: '/render',
-        headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+        headers: { ...this.renderers.authHeaders, 'content-type': 'application/json', 'x-request-id': requestId },
         body: payload,
         signal: AbortSignal.timeout(timeout),
         headersTimeout: timeout,
@@ -192,8 +239,12 @@ export class RpcClient implements OnModuleInit {
       throw this.transportError(err, timeout);
     }
     if (response.statusCode === 200) return parsed as RendererResult;
-    this.metrics?.rendererError((parsed as RendererErrorBody | null)?.kind);
-    throw rendererError(response.statusCode, parsed as RendererErrorBody);
+    const refusal = parsed as Partial<RenderErrorResponse> | null;
+    this.metrics?.rendererError(refusal?.kind);
+    if (response.statusCode === 503 && NOT_RUN_KINDS.has(refusal?.kind ?? '')) {
+      throw new NotRun(refusal?.error ?? `renderer answered ${response.statusCode}`);
+    }
+    throw rendererError(response.statusCode, refusal ?? {});
   }
 
   private transportError(err: unknown, timeout: number): Error {
@@ -212,7 +263,7 @@ export class RpcClient implements OnModuleInit {
   }
 }
 
-function rendererError(status: number, body: RendererErrorBody): HttpException {
+function rendererError(status: number, body: Partial<RenderErrorResponse>): HttpException {
   const message = body?.error ?? `renderer answered ${status}`;
   switch (status) {
     case 400:

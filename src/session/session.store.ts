@@ -12,6 +12,8 @@ import {
   Session,
   SessionConfig,
   SessionPatch,
+  SessionRef,
+  StateSnapshot,
 } from './session';
 import { CreateOutcome, SESSION_BACKEND, SessionBackend, SessionPage } from './backends/session-backend';
 import {
@@ -56,7 +58,7 @@ export interface SessionMetrics {
 export class SessionStore {
   private readonly defaults: SessionConfig;
   private readonly limits: CapacityLimits;
-  private readonly removalListeners = new Set<(tenant: string, id: string) => void>();
+  private readonly removalListeners = new Set<(removed: SessionRef) => void>();
 
   constructor(
     @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
@@ -106,12 +108,17 @@ export class SessionStore {
 
   async remove(tenant: string, id: string): Promise<boolean> {
     const removed = await this.backend.remove(tenant, id, this.clock.now());
-    if (removed) for (const listener of this.removalListeners) listener(tenant, id);
-    return removed;
+    if (removed) this.removed(removed);
+    return removed !== null;
   }
 
-  /** Lets other modules react to an explicit removal (the renderer closes the browser context). */
-  onRemoved(listener: (tenant: string, id: string) => void): void {
+  /**
+   * Lets other modules react to every removal the store learns of, with the incarnation that
+   * went (the API closes that incarnation's browser contexts): an explicit remove at once;
+   * sessions the sweep removes, and expired ones another operation dropped (reported by the
+   * next sweep), when the sweep runs. Listeners are called synchronously and must not throw.
+   */
+  onRemoved(listener: (removed: SessionRef) => void): void {
     this.removalListeners.add(listener);
   }
 
@@ -124,7 +131,7 @@ export class SessionStore {
    * session with defaults if it does not exist (RipTide's get-or-create on render).
    * Throws 429 when the limit is reached (and for the tenant quota), 503 at capacity.
    */
-  async reserveRequest(tenant: string, id: string): Promise<{ session: Session; storageState: string | null }> {
+  async reserveRequest(tenant: string, id: string): Promise<{ session: Session; storageState: StateSnapshot | null }> {
     const outcome = await this.backend.reserveRequest(tenant, id, this.clock.now(), {
       init: this.newSession(tenant, { id }),
       limits: this.limits,
@@ -143,15 +150,26 @@ export class SessionStore {
     }
   }
 
-  /** Records a finished render. The browser state is dropped when over the configured cap. */
-  recordResult(tenant: string, id: string, record: RenderRecord): Promise<Session | null> {
+  /**
+   * Records a finished render. The browser state is dropped when over the configured cap, and
+   * kept only if it is newer (greater seq) than the saved one.
+   */
+  /** Gives back a request reserved for a render that no renderer ran; null when the session is gone. */
+  refundRequest(tenant: string, id: string): Promise<Session | null> {
+    return this.backend.refundRequest(tenant, id, this.clock.now());
+  }
+
+  async recordResult(tenant: string, id: string, record: RenderRecord): Promise<Session | null> {
     const state = record.storageState;
-    const fits = state == null || Buffer.byteLength(state) <= this.appConfig.session_max_storage_state_bytes;
+    if (state && !(Number.isSafeInteger(state.seq) && state.seq > 0)) {
+      throw new TypeError(`storage state seq must be a positive integer, not ${state.seq}`);
+    }
+    const fits = state == null || Buffer.byteLength(state.json) <= this.appConfig.session_max_storage_state_bytes;
     return this.backend.recordResult(tenant, id, this.clock.now(), fits ? record : { ...record, storageState: undefined });
   }
 
   /** The saved browser state; 404 for an unknown session, null when nothing was saved. */
-  async storageState(tenant: string, id: string): Promise<string | null> {
+  async storageState(tenant: string, id: string): Promise<StateSnapshot | null> {
     const found = await this.backend.storageState(tenant, id, this.clock.now());
     return found ? found.state : this.notFound(id);
   }
@@ -161,11 +179,17 @@ export class SessionStore {
     return (await this.cleanupExpiredByTenant()).removed;
   }
 
-  /** The same sweep, also telling how many of the removed sessions were each tenant's. */
+  /**
+   * The same sweep, also telling how many of the removed sessions were each tenant's. Every
+   * removal it reports reaches the onRemoved listeners.
+   */
   cleanupExpiredByTenant(): Promise<SweepTally> {
     const sweep = async (): Promise<SweepTally> => {
       const byTenant = new Map<string, number>();
-      const removed = await this.backend.sweep(this.clock.now(), byTenant);
+      const removed = await this.backend.sweep(this.clock.now(), (ref, swept) => {
+        if (swept) byTenant.set(ref.tenant, (byTenant.get(ref.tenant) ?? 0) + 1);
+        this.removed(ref);
+      });
       return { removed, byTenant };
     };
     return this.recorder ? this.recorder.timeCleanup(sweep) : sweep();
@@ -206,8 +230,13 @@ export class SessionStore {
       autoRenew: given.autoRenew ?? this.defaults.autoRenew,
       maxRequests: given.maxRequests ?? this.defaults.maxRequests,
       trackMetrics: given.trackMetrics ?? this.defaults.trackMetrics,
+      ...(given.proxy && { proxy: given.proxy }),
     };
     return { tenant, id, config, metadata: input.metadata };
+  }
+
+  private removed(ref: SessionRef): void {
+    for (const listener of this.removalListeners) listener(ref);
   }
 
   private created(outcome: CreateOutcome): { session: Session; created: boolean } {

@@ -1,5 +1,7 @@
 /** The session model shared by the store, the backends and the wire mapping. */
 
+import { randomBytes } from 'node:crypto';
+
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Ids that would collide with the collection's own routes (/v1/sessions/metrics, /cleanup). */
 export const RESERVED_SESSION_IDS: ReadonlySet<string> = new Set(['metrics', 'cleanup']);
@@ -13,18 +15,69 @@ export const SESSION_RENDER_SAMPLES = 64;
 /** Recent render times kept for the aggregate percentiles: globally, and again per tenant. */
 export const GLOBAL_RENDER_SAMPLES = 1024;
 
+/** Longest upstream proxy username or password accepted. */
+export const PROXY_CREDENTIAL_MAX_LENGTH = 256;
+
+/**
+ * A session's upstream proxy, in Playwright's shape: server is http://, https:// or
+ * socks5:// host:port. The password is kept for the renderer and never leaves the API.
+ */
+export interface UpstreamProxy {
+  readonly server: string;
+  readonly username?: string;
+  readonly password?: string;
+}
+
 export interface SessionConfig {
   readonly ttlSeconds: number;
   readonly autoRenew: boolean;
   /** 0 = unlimited. */
   readonly maxRequests: number;
   readonly trackMetrics: boolean;
+  /** Absent: the session's browser traffic uses no upstream proxy of its own. */
+  readonly proxy?: UpstreamProxy;
+}
+
+const INCARNATION_BYTES = 16;
+/** Random bytes are drawn for many tokens at once: one randomBytes call costs ~2 µs, a create ~5 µs. */
+const INCARNATION_POOL = 256 * INCARNATION_BYTES;
+let pool = Buffer.alloc(0);
+let pooled = 0;
+
+/**
+ * A new incarnation token: 16 random bytes (CSPRNG), base64url. Which creation of a session
+ * id a session is: browser contexts and saved browser state belong to one incarnation, so a
+ * session created again under an old id can never reach the old one's cookies. Unguessable,
+ * never reused, never shown to API clients.
+ */
+export function newIncarnation(): string {
+  if (pooled === pool.length) {
+    pool = randomBytes(INCARNATION_POOL);
+    pooled = 0;
+  }
+  pooled += INCARNATION_BYTES;
+  return pool.toString('base64url', pooled - INCARNATION_BYTES, pooled);
+}
+
+/** Names one incarnation of a session: what the API needs to close its browser contexts. */
+export interface SessionRef {
+  readonly tenant: string;
+  readonly id: string;
+  readonly incarnation: string;
+}
+
+/**
+ * A saved browser state (Playwright's storageState JSON) and its order: `seq` is a positive
+ * integer the renderer assigns per browser context, growing with every snapshot it takes, so
+ * a snapshot that arrives late (two renders finishing out of order) can be recognised.
+ */
+export interface StateSnapshot {
+  readonly json: string;
+  readonly seq: number;
 }
 
 /** An immutable snapshot of one session, as a backend returns it. Times are epoch ms. */
-export interface Session {
-  readonly tenant: string;
-  readonly id: string;
+export interface Session extends SessionRef {
   readonly createdAt: number;
   readonly lastAccessed: number;
   readonly expiresAt: number;
@@ -59,8 +112,13 @@ export interface RenderRecord {
   renderTimeMs: number;
   /** null on success; the error message otherwise. */
   error: string | null;
-  /** Serialized browser storage state to keep, if the renderer returned one. */
-  storageState?: string | null;
+  /**
+   * The browser state to keep: kept only if its seq is greater than the stored one's (an older
+   * snapshot is ignored, not an error); null clears the saved state and its order (a clear
+   * carries no seq, and a renderer restoring a context from no state counts from 1 again);
+   * undefined keeps what is saved.
+   */
+  storageState?: StateSnapshot | null;
 }
 
 /**
@@ -72,6 +130,8 @@ export interface SessionPatch {
   autoRenew?: boolean;
   maxRequests?: number;
   trackMetrics?: boolean;
+  /** Replaces the upstream proxy as a whole; null removes it. */
+  proxy?: UpstreamProxy | null;
   metadata?: Record<string, string | null> | null;
 }
 

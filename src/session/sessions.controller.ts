@@ -18,19 +18,34 @@ import { Tenant } from '../auth/tenant.decorator';
 import { CreateSessionDto, UpsertSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery } from './dto/list-sessions.query';
 import { PatchSessionDto } from './dto/patch-session.dto';
+import { ProxyDto } from './dto/proxy.dto';
 import { SessionConfigDto } from './dto/session-config.dto';
 import { SessionIdPipe } from './session-id.pipe';
 import { SessionResponse, toCookiesResponse, toMetricsResponse, toSessionResponse } from './dto/session.response';
-import { SessionPatch, SESSION_ID_PATTERN } from './session';
+import { SessionConfig, SessionPatch, SESSION_ID_PATTERN, UpstreamProxy } from './session';
 import { sessionNotFound } from './session.errors';
 import { SessionCleanupService } from './session-cleanup.service';
 import { SessionStore } from './session.store';
 
-const configOf = (dto: SessionConfigDto): SessionPatch => ({
+const proxyOf = ({ server, username, password }: ProxyDto): UpstreamProxy => ({
+  server,
+  ...(username !== undefined && { username }),
+  ...(password !== undefined && { password }),
+});
+
+const configOf = (dto: SessionConfigDto): Partial<SessionConfig> => ({
   ttlSeconds: dto.ttl_seconds ?? undefined,
   autoRenew: dto.auto_renew ?? undefined,
   maxRequests: dto.max_requests ?? undefined,
   trackMetrics: dto.track_metrics ?? undefined,
+  proxy: dto.proxy ? proxyOf(dto.proxy) : undefined,
+});
+
+/** A merge patch: null removes the proxy (it is replaced as a whole, not merged field by field). */
+const patchOf = (dto: PatchSessionDto): SessionPatch => ({
+  ...configOf(dto),
+  ...(dto.proxy === null && { proxy: null }),
+  metadata: dto.metadata,
 });
 
 const encodeCursor = (after: string | null): string | null => (after === null ? null : Buffer.from(after).toString('base64url'));
@@ -101,7 +116,7 @@ export class SessionsController {
   @Get(':id/cookies')
   @ApiOperation({ summary: "The session's saved browser cookies" })
   async cookies(@Tenant() tenant: string, @Param('id', SessionIdPipe) id: string) {
-    return { cookies: toCookiesResponse(await this.sessions.storageState(tenant, id)) };
+    return { cookies: toCookiesResponse((await this.sessions.storageState(tenant, id))?.json ?? null) };
   }
 
   @Patch(':id')
@@ -111,7 +126,7 @@ export class SessionsController {
     @Param('id', SessionIdPipe) id: string,
     @Body() dto: PatchSessionDto,
   ): Promise<SessionResponse> {
-    return toSessionResponse(await this.sessions.update(tenant, id, { ...configOf(dto), metadata: dto.metadata }));
+    return toSessionResponse(await this.sessions.update(tenant, id, patchOf(dto)));
   }
 
   @Post(':id/touch')

@@ -1,17 +1,18 @@
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { RenderRequestDto } from '../../headless/dto';
+import { RenderRequestDto, URL_MAX_LENGTH } from '../../renderer-rpc';
 import { SESSION_ID_PATTERN } from '../../session/session';
 
 /**
- * POST /v1/render: the renderer's request minus storage_state (the API supplies it from the
- * session). The url is only required to be a string here: its scheme and address are judged
- * by the URL policy, which answers 422 rather than 400 for a refused one.
+ * POST /v1/render: the renderer's request with a session id instead of a context key, and
+ * without storage_state (the API supplies it from the session). The url is only required to be
+ * a string here: its scheme and address are judged by the URL policy, which answers 422 rather
+ * than 400 for a refused one.
  */
-export class RenderDto extends OmitType(RenderRequestDto, ['url', 'session_id', 'storage_state'] as const) {
+export class RenderDto extends OmitType(RenderRequestDto, ['url', 'context_key', 'queue_key', 'storage_state', 'state_seq'] as const) {
   @ApiProperty({ example: 'https://example.com/' })
   @IsString()
-  @MaxLength(8192)
+  @MaxLength(URL_MAX_LENGTH)
   url: string;
 
   @ApiPropertyOptional({ description: 'render in this session; created with defaults if it does not exist' })

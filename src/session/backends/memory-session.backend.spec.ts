@@ -47,6 +47,60 @@ describe('MemorySessionBackend', () => {
     expect(await backend.sweep(T0 + 9000)).toBe(0);
   });
 
+  describe('expiry index', () => {
+    /** Entries in the expiry index: what issue 7 bounds (one per live session). */
+    const indexed = (): number =>
+      [...(backend as unknown as { buckets: Map<number, unknown[]> }).buckets.values()].reduce((n, filed) => n + filed.length, 0);
+
+    it('holds one entry per session however often sessions are renewed (fake clock, 2000 s)', async () => {
+      const ids = Array.from({ length: 100 }, (_, i) => `hot${i}`);
+      for (const id of ids) await backend.create(session(id, 60), limits, T0);
+      let most = 0;
+      for (let second = 1; second <= 2000; second++) {
+        const now = T0 + second * 1000 + (second % 7) * 100; // renewals land in a new bucket each second
+        for (const id of ids) await backend.touch('t', id, now);
+        if (second % 10 === 0) await backend.sweep(now);
+        most = Math.max(most, indexed());
+      }
+      // Re-filing at every renewal into a new second kept each old filing until its second came
+      // due (a filing per session per second of its ttl: thousands here); one each now.
+      expect(most).toBe(100);
+      expect((await backend.metrics(T0 + 2000 * 1000)).activeSessions).toBe(100);
+      expect(await backend.sweep(T0 + 2100 * 1000)).toBe(100);
+      expect(indexed()).toBe(0);
+    });
+
+    it('files a shortened expiry at once, without growing, and sweeps it on time', async () => {
+      await backend.create(session('short', 3600), limits, T0);
+      for (let ttl = 3000; ttl >= 10; ttl -= 10) await backend.update('t', 'short', T0, { ttlSeconds: ttl });
+      expect(indexed()).toBe(1);
+      expect(await backend.sweep(T0 + 9999)).toBe(0);
+      expect(await backend.sweep(T0 + 10_000)).toBe(1);
+      expect(indexed()).toBe(0);
+    });
+
+    it('takes a removed session out of the index at once', async () => {
+      for (let i = 0; i < 1000; i++) {
+        await backend.create(session(`churn${i}`, 3600), limits, T0);
+        await backend.remove('t', `churn${i}`, T0);
+      }
+      await backend.create(session('kept', 3600), limits, T0);
+      expect(indexed()).toBe(1);
+    });
+
+    it('keeps one entry per session when operations run while a sweep yields', async () => {
+      for (let i = 0; i < 3000; i++) await backend.create(session(`s${i}`, i % 2 ? 1 : 2), limits, T0);
+      const sweeping = backend.sweep(T0 + 1000);
+      // While it yields: renew some due ones, remove others, shorten a long one.
+      for (let i = 0; i < 3000; i += 3) await backend.touch('t', `s${i}`, T0 + 999);
+      for (let i = 1; i < 3000; i += 3) await backend.remove('t', `s${i}`, T0 + 999);
+      await backend.update('t', 's2', T0 + 999, { ttlSeconds: 1 });
+      await sweeping;
+      const live = (await backend.metrics(T0 + 1000)).activeSessions;
+      expect(indexed()).toBe(live);
+    });
+  });
+
   it('returns snapshots that later updates do not change', async () => {
     await backend.create(session('snap'), limits, T0);
     const before = await backend.get('t', 'snap', T0);

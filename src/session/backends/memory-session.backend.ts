@@ -7,14 +7,25 @@ import {
   isExpired,
   METADATA_MAX_KEYS,
   NewSession,
+  newIncarnation,
   RenderRecord,
   Session,
   SESSION_RENDER_SAMPLES,
   SessionConfig,
   SessionPatch,
+  SessionRef,
+  StateSnapshot,
 } from '../session';
 import { smallestByKey } from './page-selection';
-import { CreateOutcome, PatchOutcome, ReserveOutcome, SessionBackend, SessionPage } from './session-backend';
+import {
+  CreateOutcome,
+  PatchOutcome,
+  ReserveOutcome,
+  SessionBackend,
+  SessionPage,
+  SweepListener,
+  UNREPORTED_REMOVALS_MAX,
+} from './session-backend';
 import { ShardedMap } from './sharded-map';
 
 /** Entries handled between two yields to the event loop during a sweep. */
@@ -92,14 +103,17 @@ class Entry {
   renderCount = 0;
   renderTimes: number[] | null = null;
   metadata: Record<string, string> | null = null;
-  storageState: string | null = null;
-  /** The expiry bucket this entry was last filed under; older filings are stale. */
+  storageState: StateSnapshot | null = null;
+  /** The expiry bucket it is filed under: its expiry's, or an earlier one (renewals file lazily). */
   bucket = 0;
+  /** Its index in that bucket's array, so that it can be taken out at once; -1 while unfiled. */
+  slot = -1;
 
   constructor(
     /** Its tenant (a shared object: a reference per session, like the tenant name it replaces). */
     readonly owner: Tenant,
     readonly id: string,
+    readonly incarnation: string,
     readonly createdAt: number,
     public lastAccessed: number,
     public expiresAt: number,
@@ -110,8 +124,11 @@ class Entry {
 /**
  * In-process backend. Every method runs to completion without awaiting, so each is atomic
  * with respect to the others on the single JS thread. Expiry is indexed by one-second
- * buckets: a sweep visits only the buckets that have come due, and a renewed session is
- * re-filed lazily (its old filing is recognised as stale and dropped).
+ * buckets, and a sweep visits only the buckets that have come due. Each live session is filed
+ * exactly once, so the index holds one entry per session however often sessions are renewed:
+ * a renewal (expiry moving later) leaves the filing where it is and the sweep that meets it
+ * re-files it under its new second; an expiry moving earlier, and a removal, take the filing
+ * out at once (swap with the bucket's last entry, O(1)).
  */
 @Injectable()
 export class MemorySessionBackend implements SessionBackend {
@@ -121,6 +138,8 @@ export class MemorySessionBackend implements SessionBackend {
   private readonly configs = new Map<string, SessionConfig>();
   /** Over all tenants; each tenant's own are on its Tenant. */
   private readonly all = new Aggregates();
+  /** Removals no caller was told of, for the next reporting sweep (bounded). */
+  private unreported: SessionRef[] = [];
 
   async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
     const outcome = this.insert(init, limits, now);
@@ -172,6 +191,17 @@ export class MemorySessionBackend implements SessionBackend {
     return { kind: 'reserved', session: snapshot(entry), created, storageState: entry.storageState };
   }
 
+  async refundRequest(tenant: string, id: string, now: number): Promise<Session | null> {
+    const entry = this.live(tenant, id, now);
+    if (!entry) return null;
+    if (entry.requestCount > 0) {
+      entry.requestCount--;
+      this.all.totalRequests--;
+      entry.owner.stats.totalRequests--;
+    }
+    return snapshot(entry);
+  }
+
   async recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
     const entry = this.live(tenant, id, now);
     if (!entry) return null;
@@ -187,7 +217,8 @@ export class MemorySessionBackend implements SessionBackend {
       this.all.rendered(record.renderTimeMs);
       entry.owner.stats.rendered(record.renderTimeMs);
     }
-    if (record.storageState !== undefined) entry.storageState = record.storageState;
+    const state = record.storageState;
+    if (state === null || (state !== undefined && state.seq > (entry.storageState?.seq ?? 0))) entry.storageState = state;
     return snapshot(entry);
   }
 
@@ -205,13 +236,21 @@ export class MemorySessionBackend implements SessionBackend {
       if (keys > METADATA_MAX_KEYS) return { kind: 'metadata_limit', keys };
       entry.metadata = keys > 0 ? merged : null;
     }
-    const { ttlSeconds, autoRenew, maxRequests, trackMetrics } = patch;
-    if (ttlSeconds !== undefined || autoRenew !== undefined || maxRequests !== undefined || trackMetrics !== undefined) {
+    const { ttlSeconds, autoRenew, maxRequests, trackMetrics, proxy } = patch;
+    if (
+      ttlSeconds !== undefined ||
+      autoRenew !== undefined ||
+      maxRequests !== undefined ||
+      trackMetrics !== undefined ||
+      proxy !== undefined
+    ) {
+      const keptProxy = proxy === undefined ? entry.config.proxy : (proxy ?? undefined);
       entry.config = this.sharedConfig({
         ttlSeconds: ttlSeconds ?? entry.config.ttlSeconds,
         autoRenew: autoRenew ?? entry.config.autoRenew,
         maxRequests: maxRequests ?? entry.config.maxRequests,
         trackMetrics: trackMetrics ?? entry.config.trackMetrics,
+        ...(keptProxy && { proxy: keptProxy }),
       });
     }
     // A new TTL counts from the change, so shortening it cannot expire a session in the past.
@@ -219,13 +258,13 @@ export class MemorySessionBackend implements SessionBackend {
     return { kind: 'updated', session: snapshot(entry) };
   }
 
-  async remove(tenant: string, id: string, now: number): Promise<boolean> {
+  async remove(tenant: string, id: string, now: number): Promise<SessionRef | null> {
     const entry = this.live(tenant, id, now);
-    if (!entry) return false;
+    if (!entry) return null;
     this.unlink(entry);
     this.all.removedTotal++;
     entry.owner.stats.removedTotal++;
-    return true;
+    return refOf(entry);
   }
 
   async list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage> {
@@ -241,12 +280,17 @@ export class MemorySessionBackend implements SessionBackend {
     }
   }
 
-  async storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null> {
+  async storageState(tenant: string, id: string, now: number): Promise<{ state: StateSnapshot | null } | null> {
     const entry = this.live(tenant, id, now);
     return entry ? { state: entry.storageState } : null;
   }
 
-  async sweep(now: number, byTenant?: Map<string, number>): Promise<number> {
+  async sweep(now: number, listener?: SweepListener): Promise<number> {
+    if (listener) {
+      const held = this.unreported;
+      this.unreported = [];
+      for (const ref of held) listener(ref, false);
+    }
     const due = Math.floor(now / BUCKET_MS);
     const keys = [...this.buckets.keys()].filter((key) => key <= due).sort((a, b) => a - b);
     let removed = 0;
@@ -254,22 +298,32 @@ export class MemorySessionBackend implements SessionBackend {
     for (const key of keys) {
       const filed = this.buckets.get(key);
       if (!filed) continue;
-      this.buckets.delete(key);
-      for (const entry of filed) {
-        if (this.isCurrentFiling(entry, key)) {
-          if (isExpired(entry.expiresAt, now)) {
-            this.expire(entry);
-            removed++;
-            if (byTenant) byTenant.set(entry.owner.name, (byTenant.get(entry.owner.name) ?? 0) + 1);
-          } else {
-            this.file(entry, key); // due this second but not yet at its millisecond
-          }
+      // Taken from the end, so entries still waiting keep their slots while the sweep yields
+      // (an operation in between may take one out, or a concurrent sweep take some too).
+      const notYet: Entry[] = [];
+      let entry: Entry | undefined;
+      while ((entry = filed.pop())) {
+        entry.slot = -1;
+        const bucket = bucketOf(entry.expiresAt);
+        if (isExpired(entry.expiresAt, now)) {
+          this.unlink(entry);
+          this.countExpired(entry);
+          removed++;
+          if (listener) listener(refOf(entry), true);
+          else this.holdUnreported(entry);
+        } else if (bucket === key) {
+          notYet.push(entry); // due this second, but not yet at its millisecond
+        } else {
+          this.file(entry, bucket); // renewed since it was filed
         }
         if (++sinceYield >= SWEEP_SLICE) {
           sinceYield = 0;
           await yieldToEventLoop();
         }
       }
+      if (this.buckets.get(key) === filed) this.buckets.delete(key);
+      // Unless removed or filed anew meanwhile.
+      for (const waiting of notYet) if (waiting.slot === -1 && this.isLinked(waiting)) this.file(waiting, key);
     }
     return removed;
   }
@@ -283,19 +337,27 @@ export class MemorySessionBackend implements SessionBackend {
 
   async ping(): Promise<void> {}
 
-  /** The live entry, or null; an expired one found here is removed and counted at once. */
+  /**
+   * The live entry, or null; an expired one found here is removed and counted at once, and
+   * held for the next reporting sweep.
+   */
   private live(tenant: string, id: string, now: number): Entry | null {
     const entry = this.tenants.get(tenant)?.sessions.get(id);
     if (!entry) return null;
     if (!isExpired(entry.expiresAt, now)) return entry;
-    this.expire(entry);
+    this.unlink(entry);
+    this.countExpired(entry);
+    this.holdUnreported(entry);
     return null;
   }
 
-  private expire(entry: Entry): void {
-    this.unlink(entry);
+  private countExpired(entry: Entry): void {
     this.all.expiredTotal++;
     entry.owner.stats.expiredTotal++;
+  }
+
+  private holdUnreported(entry: Entry): void {
+    if (this.unreported.length < UNREPORTED_REMOVALS_MAX) this.unreported.push(refOf(entry));
   }
 
   private insert(init: NewSession, limits: CapacityLimits, now: number): CreateOutcome {
@@ -308,10 +370,10 @@ export class MemorySessionBackend implements SessionBackend {
 
     let owner = this.tenants.get(init.tenant);
     if (!owner) this.tenants.set(init.tenant, (owner = new Tenant(init.tenant)));
-    const entry = new Entry(owner, init.id, now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
+    const entry = new Entry(owner, init.id, newIncarnation(), now, now, now + init.config.ttlSeconds * 1000, this.sharedConfig(init.config));
     if (init.metadata && Object.keys(init.metadata).length > 0) entry.metadata = { ...init.metadata };
     owner.sessions.set(entry.id, entry);
-    this.file(entry, Math.floor(entry.expiresAt / BUCKET_MS));
+    this.file(entry, bucketOf(entry.expiresAt));
     this.all.added(now);
     owner.stats.added(now);
     return { kind: 'created', session: snapshot(entry) };
@@ -324,30 +386,49 @@ export class MemorySessionBackend implements SessionBackend {
 
   private setExpiry(entry: Entry, expiresAt: number): void {
     entry.expiresAt = expiresAt;
-    const bucket = Math.floor(expiresAt / BUCKET_MS);
-    if (bucket !== entry.bucket) this.file(entry, bucket);
+    // Later: the sweep re-files it when it meets the old filing. Earlier: the sweep must meet it in time.
+    const bucket = bucketOf(expiresAt);
+    if (bucket < entry.bucket) this.file(entry, bucket);
   }
 
+  /** Files the entry under `bucket`, taking it out of wherever it was filed before. */
   private file(entry: Entry, bucket: number): void {
+    this.unfile(entry);
+    let filed = this.buckets.get(bucket);
+    if (!filed) this.buckets.set(bucket, (filed = []));
     entry.bucket = bucket;
-    const filed = this.buckets.get(bucket);
-    if (filed) filed.push(entry);
-    else this.buckets.set(bucket, [entry]);
+    entry.slot = filed.length;
+    filed.push(entry);
   }
 
-  private isCurrentFiling(entry: Entry, bucket: number): boolean {
-    return entry.bucket === bucket && entry.owner.sessions.get(entry.id) === entry;
+  private unfile(entry: Entry): void {
+    if (entry.slot === -1) return;
+    const filed = this.buckets.get(entry.bucket)!;
+    const last = filed.pop()!;
+    if (last !== entry) {
+      filed[entry.slot] = last;
+      last.slot = entry.slot;
+    }
+    entry.slot = -1;
+    if (filed.length === 0) this.buckets.delete(entry.bucket);
+  }
+
+  private isLinked(entry: Entry): boolean {
+    return entry.owner.sessions.get(entry.id) === entry;
   }
 
   private unlink(entry: Entry): void {
     const { sessions, stats } = entry.owner;
-    if (sessions.get(entry.id) !== entry) return;
+    if (!this.isLinked(entry)) return;
+    this.unfile(entry);
     sessions.delete(entry.id);
     this.all.dropped(entry.createdAt);
     stats.dropped(entry.createdAt);
   }
 
   private sharedConfig(config: SessionConfig): SessionConfig {
+    // A proxy (with its credentials) is the session's own: such a config is never shared.
+    if (config.proxy) return Object.freeze({ ...config, proxy: Object.freeze({ ...config.proxy }) });
     const key = `${config.ttlSeconds}|${+config.autoRenew}|${config.maxRequests}|${+config.trackMetrics}`;
     let shared = this.configs.get(key);
     if (!shared) {
@@ -360,6 +441,8 @@ export class MemorySessionBackend implements SessionBackend {
   }
 }
 
+const bucketOf = (expiresAt: number): number => Math.floor(expiresAt / BUCKET_MS);
+
 /** The aggregates of a tenant that has had no session yet. */
 const EMPTY = new Aggregates();
 
@@ -368,10 +451,13 @@ function pushSample(samples: number[], value: number, max: number): void {
   if (samples.length > max) samples.shift();
 }
 
+const refOf = (entry: Entry): SessionRef => ({ tenant: entry.owner.name, id: entry.id, incarnation: entry.incarnation });
+
 function snapshot(entry: Entry): Session {
   return {
     tenant: entry.owner.name,
     id: entry.id,
+    incarnation: entry.incarnation,
     createdAt: entry.createdAt,
     lastAccessed: entry.lastAccessed,
     expiresAt: entry.expiresAt,

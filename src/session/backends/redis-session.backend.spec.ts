@@ -49,6 +49,7 @@ describe('RedisSessionBackend (no server needed)', () => {
         'p:times',
         'p:stats:{acme}',
         'p:times:{acme}',
+        'p:unreported',
       ]);
     });
 

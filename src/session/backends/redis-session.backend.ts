@@ -7,12 +7,29 @@ import {
   GLOBAL_RENDER_SAMPLES,
   METADATA_MAX_KEYS,
   NewSession,
+  newIncarnation,
   RenderRecord,
   Session,
   SESSION_RENDER_SAMPLES,
   SessionPatch,
+  SessionRef,
+  StateSnapshot,
+  UpstreamProxy,
 } from '../session';
-import { SESSION_SCRIPTS, SessionScriptName } from './lua/session-scripts';
+import {
+  createArgv,
+  InsertArgs,
+  listArgv,
+  metricsArgv,
+  recordArgv,
+  reserveArgv,
+  SESSION_SCRIPTS,
+  SessionArgs,
+  sessionArgv,
+  SessionScriptName,
+  sweepArgv,
+  updateArgv,
+} from './lua/session-scripts';
 import {
   BackendUnavailableError,
   CreateOutcome,
@@ -20,6 +37,7 @@ import {
   ReserveOutcome,
   SessionBackend,
   SessionPage,
+  SweepListener,
 } from './session-backend';
 
 export interface RedisSessionBackendOptions {
@@ -60,7 +78,7 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnApplicationShutdown {
   readonly redis: Redis;
   private readonly prefix: string;
-  private readonly graceMs: string;
+  private readonly graceMs: number;
   private readonly sweepBatch: number;
   private readonly connectTimeoutMs: number;
   private readonly logger: LoggerService;
@@ -74,7 +92,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   constructor(options: RedisSessionBackendOptions) {
     this.prefix = options.prefix ?? 'riptide:';
     if (/[{}]/.test(this.prefix)) throw new Error('redis key prefix must not contain braces (they are hash tags)');
-    this.graceMs = String(options.keyTtlGraceMs ?? 60_000);
+    this.graceMs = options.keyTtlGraceMs ?? 60_000;
     this.sweepBatch = options.sweepBatch ?? 500;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.logger = options.logger ?? new Logger(RedisSessionBackend.name);
@@ -161,7 +179,8 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   }
 
   async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
-    const reply = (await this.run('rtCreate', init.tenant, init.id, now, insertArgs(init, limits))) as unknown[];
+    const at = this.at(init.tenant, init.id, now);
+    const reply = (await this.run('rtCreate', at, createArgv(at, insertArgs(init, limits)))) as unknown[];
     switch (reply[0]) {
       case 'created':
       case 'exists':
@@ -172,11 +191,13 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   }
 
   async get(tenant: string, id: string, now: number): Promise<Session | null> {
-    return this.maybeSession(tenant, id, await this.run('rtGet', tenant, id, now, []));
+    const at = this.at(tenant, id, now);
+    return this.maybeSession(tenant, id, await this.run('rtGet', at, sessionArgv(at)));
   }
 
   async touch(tenant: string, id: string, now: number): Promise<Session | null> {
-    return this.maybeSession(tenant, id, await this.run('rtTouch', tenant, id, now, []));
+    const at = this.at(tenant, id, now);
+    return this.maybeSession(tenant, id, await this.run('rtTouch', at, sessionArgv(at)));
   }
 
   async reserveRequest(
@@ -188,15 +209,16 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     if (createWith && (createWith.init.tenant !== tenant || createWith.init.id !== id)) {
       throw new Error('reserveRequest: createWith must describe the same tenant and id');
     }
-    const extra = createWith ? ['1', ...insertArgs(createWith.init, createWith.limits)] : ['0'];
-    const reply = (await this.run('rtReserve', tenant, id, now, extra)) as unknown[];
+    const at = this.at(tenant, id, now);
+    const createMissing = createWith ? insertArgs(createWith.init, createWith.limits) : null;
+    const reply = (await this.run('rtReserve', at, reserveArgv(at, createMissing))) as unknown[];
     switch (reply[0]) {
       case 'reserved':
         return {
           kind: 'reserved',
           session: toSession(tenant, id, reply[1] as RawSession),
           created: Number(reply[2]) === 1,
-          storageState: Number(reply[3]) === 1 ? String(reply[4]) : null,
+          storageState: Number(reply[3]) === 1 ? { json: String(reply[4]), seq: Number(reply[5]) } : null,
         };
       case 'limit':
         return { kind: 'limit', session: toSession(tenant, id, reply[1] as RawSession) };
@@ -207,39 +229,40 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     }
   }
 
+  async refundRequest(tenant: string, id: string, now: number): Promise<Session | null> {
+    const at = this.at(tenant, id, now);
+    return this.maybeSession(tenant, id, await this.run('rtRefund', at, sessionArgv(at)));
+  }
+
   async recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
-    const state = record.storageState;
-    const stateOp = state === undefined ? 'keep' : state === null ? 'del' : 'set';
-    const reply = await this.run('rtRecord', tenant, id, now, [
-      record.url,
-      String(record.renderTimeMs),
-      record.error === null ? '0' : '1',
-      record.error ?? '',
-      stateOp,
-      state ?? '',
-      String(-SESSION_RENDER_SAMPLES),
-      String(-GLOBAL_RENDER_SAMPLES),
-    ]);
+    const at = this.at(tenant, id, now);
+    const reply = await this.run(
+      'rtRecord',
+      at,
+      recordArgv(at, {
+        url: record.url,
+        renderTimeMs: record.renderTimeMs,
+        error: record.error,
+        state: record.storageState,
+        sessionSamples: SESSION_RENDER_SAMPLES,
+        globalSamples: GLOBAL_RENDER_SAMPLES,
+      }),
+    );
     return this.maybeSession(tenant, id, reply);
   }
 
   async update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome> {
-    const opt = (value: number | boolean | undefined): string =>
-      value === undefined ? '' : typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
-    const args = [
-      String(METADATA_MAX_KEYS),
-      opt(patch.ttlSeconds),
-      opt(patch.autoRenew),
-      opt(patch.maxRequests),
-      opt(patch.trackMetrics),
-    ];
-    if (patch.metadata === null) args.push('1', '0');
-    else {
-      const entries = Object.entries(patch.metadata ?? {});
-      args.push('0', String(entries.length));
-      for (const [key, value] of entries) args.push(key, value === null ? 'd' : 's', value ?? '');
-    }
-    const reply = (await this.run('rtUpdate', tenant, id, now, args)) as unknown[];
+    const at = this.at(tenant, id, now);
+    const args = updateArgv(at, {
+      maxMetadataKeys: METADATA_MAX_KEYS,
+      ttlSeconds: patch.ttlSeconds,
+      autoRenew: patch.autoRenew,
+      maxRequests: patch.maxRequests,
+      trackMetrics: patch.trackMetrics,
+      proxyJson: patch.proxy === undefined ? undefined : patch.proxy === null ? null : proxyJson(patch.proxy),
+      metadata: patch.metadata === null ? null : Object.entries(patch.metadata ?? {}),
+    });
+    const reply = (await this.run('rtUpdate', at, args)) as unknown[];
     switch (reply[0]) {
       case 'updated':
         return { kind: 'updated', session: toSession(tenant, id, reply[1] as RawSession) };
@@ -250,8 +273,10 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     }
   }
 
-  async remove(tenant: string, id: string, now: number): Promise<boolean> {
-    return Number(await this.run('rtRemove', tenant, id, now, [])) === 1;
+  async remove(tenant: string, id: string, now: number): Promise<SessionRef | null> {
+    const at = this.at(tenant, id, now);
+    const incarnation = await this.run('rtRemove', at, sessionArgv(at));
+    return typeof incarnation === 'string' ? { tenant, id, incarnation } : null;
   }
 
   async list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage> {
@@ -261,40 +286,40 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     const reply = (await this.call('rtList', [
       `${this.prefix}ids:${t}`,
       `${this.prefix}exp:${t}`,
-      this.prefix,
-      tenant,
-      timeArg(now),
-      limit,
-      after ?? '',
-      budget,
+      ...listArgv({ prefix: this.prefix, tenant, now, limit, after, budget }),
     ])) as [[...RawSession, string][], number, string];
     const items = reply[0].map(([flat, metadata, times, sid]) => toSession(tenant, sid, [flat, metadata, times]));
     return { items, after: Number(reply[1]) === 1 ? String(reply[2]) : null };
   }
 
-  async storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null> {
-    const reply = (await this.run('rtStorageState', tenant, id, now, [])) as unknown[];
+  async storageState(tenant: string, id: string, now: number): Promise<{ state: StateSnapshot | null } | null> {
+    const at = this.at(tenant, id, now);
+    const reply = (await this.run('rtStorageState', at, sessionArgv(at))) as unknown[];
     if (Number(reply[0]) !== 1) return null;
-    return { state: Number(reply[1]) === 1 ? String(reply[2]) : null };
+    return { state: Number(reply[1]) === 1 ? { json: String(reply[2]), seq: Number(reply[3]) } : null };
   }
 
-  async sweep(now: number, byTenant?: Map<string, number>): Promise<number> {
-    let expired = 0;
+  /** Sweeps batch by batch, one script each, yielding in between. */
+  async sweep(now: number, listener?: SweepListener): Promise<number> {
+    let total = 0;
     for (;;) {
-      const [examined, removed, perTenant] = (await this.call('rtSweep', [
+      const [examined, expired, swept, held] = (await this.call('rtSweep', [
         `${this.prefix}exp`,
         `${this.prefix}stats`,
-        this.prefix,
-        timeArg(now),
-        this.sweepBatch,
-      ])) as [number, number, string[]];
-      expired += Number(removed);
-      if (byTenant) {
-        for (let i = 0; i < perTenant.length; i += 2) {
-          byTenant.set(perTenant[i], (byTenant.get(perTenant[i]) ?? 0) + Number(perTenant[i + 1]));
+        `${this.prefix}unreported`,
+        ...sweepArgv({ prefix: this.prefix, now, batch: this.sweepBatch, report: listener !== undefined }),
+      ])) as [number, number, string[], string[]];
+      total += Number(expired);
+      if (listener) {
+        for (const member of held) {
+          const [tenant, id, incarnation] = member.split('|');
+          listener({ tenant, id, incarnation }, false);
+        }
+        for (let i = 0; i < swept.length; i += 3) {
+          listener({ tenant: swept[i], id: swept[i + 1], incarnation: swept[i + 2] }, true);
         }
       }
-      if (Number(examined) < this.sweepBatch) return expired;
+      if (Number(examined) < this.sweepBatch && held.length < this.sweepBatch) return total;
       await yieldToEventLoop();
     }
   }
@@ -309,12 +334,11 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
       reply = (await this.call('rtMetrics', [
         `${this.prefix}exp`,
         `${this.prefix}stats`,
+        `${this.prefix}unreported`,
         `${this.prefix}exp${scope}`,
         `${this.prefix}stats${scope}`,
         `${this.prefix}times${scope}`,
-        this.prefix,
-        timeArg(now),
-        this.sweepBatch,
+        ...metricsArgv({ prefix: this.prefix, now, batch: this.sweepBatch }),
       ])) as typeof reply;
       if (Number(reply[0]) === 1) break;
       await this.sweep(now);
@@ -346,13 +370,18 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     }
   }
 
-  /** The eleven keys of a per-session script (see lua/session-scripts.ts). */
+  /** The twelve keys of a per-session script (see lua/session-scripts.ts). */
   sessionKeys(tenant: string, id: string): string[] {
     return sessionKeys(this.prefix, tenant, id);
   }
 
-  private run(name: SessionScriptName, tenant: string, id: string, now: number, args: string[]): Promise<unknown> {
-    return this.call(name, [...this.sessionKeys(tenant, id), tenant, id, timeArg(now), this.graceMs, ...args]);
+  private at(tenant: string, id: string, now: number): SessionArgs {
+    return { tenant, id, now, graceMs: this.graceMs };
+  }
+
+  /** A per-session script: its keys from `at`, then `argv` (built by the script's own argv function). */
+  private run(name: SessionScriptName, at: SessionArgs, argv: string[]): Promise<unknown> {
+    return this.call(name, [...this.sessionKeys(at.tenant, at.id), ...argv]);
   }
 
   private async call(name: SessionScriptName, args: (string | number)[]): Promise<unknown> {
@@ -386,7 +415,8 @@ export function translate(err: unknown): Error {
 /**
  * The KEYS of a per-session script: the session's own four keys, all under the hash tag
  * {tenant:id} (one Cluster slot), then the tenant's two index keys, the three global keys,
- * and the tenant's stats hash and recent render times.
+ * the tenant's stats hash and recent render times, and the removals held for the next
+ * reporting sweep.
  */
 export function sessionKeys(prefix: string, tenant: string, id: string): string[] {
   checkTenant(tenant);
@@ -404,6 +434,7 @@ export function sessionKeys(prefix: string, tenant: string, id: string): string[
     `${prefix}times`,
     `${prefix}stats:{${tenant}}`,
     `${prefix}times:{${tenant}}`,
+    `${prefix}unreported`,
   ];
 }
 
@@ -412,23 +443,24 @@ function checkTenant(tenant: string): void {
   if (/[{}|:]/.test(tenant)) throw new Error(`tenant '${tenant}' cannot be stored in redis`);
 }
 
-/** Times are whole milliseconds on the wire (the index member parses them as digits). */
-const timeArg = (now: number): string => String(Math.floor(now));
-
-function insertArgs(init: NewSession, limits: CapacityLimits): string[] {
+/** A new incarnation's token is drawn for every call that may create: the script keeps it only if it does. */
+function insertArgs(init: NewSession, limits: CapacityLimits): InsertArgs {
   const { config } = init;
-  const metadata = Object.entries(init.metadata ?? {});
-  return [
-    String(config.ttlSeconds),
-    config.autoRenew ? '1' : '0',
-    String(config.maxRequests),
-    config.trackMetrics ? '1' : '0',
-    String(limits.maxSessions),
-    String(limits.maxPerTenant),
-    String(metadata.length),
-    ...metadata.flat(),
-  ];
+  return {
+    ttlSeconds: config.ttlSeconds,
+    autoRenew: config.autoRenew,
+    maxRequests: config.maxRequests,
+    trackMetrics: config.trackMetrics,
+    proxyJson: config.proxy ? proxyJson(config.proxy) : '',
+    maxSessions: limits.maxSessions,
+    maxPerTenant: limits.maxPerTenant,
+    incarnation: newIncarnation(),
+    metadata: Object.entries(init.metadata ?? {}),
+  };
 }
+
+/** Only the proxy's own fields are stored, whatever else the object carries. */
+const proxyJson = ({ server, username, password }: UpstreamProxy): string => JSON.stringify({ server, username, password });
 
 function refusal(reply: unknown[]): { kind: 'tenant_quota' | 'capacity'; live: number; max: number } {
   const kind = reply[0];
@@ -452,6 +484,7 @@ function toSession(tenant: string, id: string, [sessionFlat, metadataFlat, times
   return {
     tenant,
     id,
+    incarnation: h.i,
     createdAt: Number(h.c),
     lastAccessed: Number(h.a),
     expiresAt: Number(h.e),
@@ -460,6 +493,7 @@ function toSession(tenant: string, id: string, [sessionFlat, metadataFlat, times
       autoRenew: h.ar === '1',
       maxRequests: Number(h.mr),
       trackMetrics: h.tm === '1',
+      ...(h.px !== undefined && { proxy: JSON.parse(h.px) as UpstreamProxy }),
     },
     requestCount: Number(h.rq),
     errorCount: Number(h.er),

@@ -1,4 +1,5 @@
 import { ServiceUnavailableException } from '@nestjs/common';
+import { retryLater } from '../../common/retry-after';
 import type {
   BackendMetrics,
   CapacityLimits,
@@ -6,6 +7,8 @@ import type {
   RenderRecord,
   Session,
   SessionPatch,
+  SessionRef,
+  StateSnapshot,
 } from '../session';
 
 /**
@@ -19,6 +22,8 @@ export class BackendUnavailableError extends ServiceUnavailableException {
 
   constructor(cause?: Error, code?: string) {
     super('session backend unavailable', { cause });
+    // Reconnection is automatic; a client that comes back in a second usually finds it again.
+    retryLater(this, 1);
     this.code = code ?? (cause as { code?: unknown } | undefined)?.code?.toString() ?? 'UNAVAILABLE';
   }
 }
@@ -34,7 +39,7 @@ export type CreateOutcome =
 
 export type ReserveOutcome =
   /** storageState: the saved browser state, so a render can restore it in the same round trip. */
-  | { kind: 'reserved'; session: Session; created: boolean; storageState: string | null }
+  | { kind: 'reserved'; session: Session; created: boolean; storageState: StateSnapshot | null }
   | { kind: 'limit'; session: Session }
   | { kind: 'not_found' }
   | { kind: 'tenant_quota'; live: number; max: number }
@@ -52,13 +57,30 @@ export interface SessionPage {
 }
 
 /**
+ * Hears of the sessions a sweep reports. `swept` true: this sweep found it expired and
+ * removed it (counted in the sweep's result). False: it was removed earlier without its
+ * caller being told (an expired session some other operation met, or one that a metrics read
+ * or a create at capacity swept), and was already counted as expired then.
+ */
+export type SweepListener = (ref: SessionRef, swept: boolean) => void;
+
+/** Removals held for the next reporting sweep, at most; beyond it, renderers' idle reaping closes the contexts. */
+export const UNREPORTED_REMOVALS_MAX = 10_000;
+
+/**
  * Storage for sessions. Every method is one atomic operation on the stored session (no
  * read-modify-write across calls), so concurrent requests and several API instances cannot
  * lose updates or overrun a request limit. `now` is passed in so the clock stays injectable.
  * A session whose expires_at <= now is treated as absent by every method.
+ *
+ * Every creation of an id (create, or reserveRequest creating) is a new incarnation: a fresh
+ * random token on the session, with no saved browser state. Every removal is reported with
+ * its incarnation, so that the API can close the browser contexts of that incarnation:
+ * `remove` answers it, `sweep` tells its listener, and a removal no caller was told of (an
+ * expired session dropped when an operation met it) is held for the next reporting sweep.
  */
 export interface SessionBackend {
-  /** Inserts unless a live session has the id; an expired one is replaced. */
+  /** Inserts unless a live session has the id; an expired one is replaced (a new incarnation). */
   create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome>;
   get(tenant: string, id: string, now: number): Promise<Session | null>;
   /** Sets last_accessed and, with auto_renew, expires_at = now + ttl. */
@@ -73,19 +95,26 @@ export interface SessionBackend {
     now: number,
     createWith?: { init: NewSession; limits: CapacityLimits },
   ): Promise<ReserveOutcome>;
-  /** Records a finished render (touches; error_count/last_error on failure). */
+  /** Gives back one reserved request (never below 0), for a render that no renderer ran. No touch. */
+  refundRequest(tenant: string, id: string, now: number): Promise<Session | null>;
+  /**
+   * Records a finished render (touches; error_count/last_error on failure). Its browser state
+   * replaces the saved one only if its seq is greater (atomically, in the same step).
+   */
   recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null>;
   update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome>;
-  remove(tenant: string, id: string, now: number): Promise<boolean>;
+  /** The removed incarnation, or null when no live session had the id. */
+  remove(tenant: string, id: string, now: number): Promise<SessionRef | null>;
   /** Live sessions of a tenant in session-id order, after the given id. */
   list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage>;
   /** null when the session does not exist; state null when it has no saved browser state. */
-  storageState(tenant: string, id: string, now: number): Promise<{ state: string | null } | null>;
+  storageState(tenant: string, id: string, now: number): Promise<{ state: StateSnapshot | null } | null>;
   /**
-   * Removes expired sessions of every tenant; returns how many. With `byTenant`, also adds
-   * each tenant's share of them to that map (tenant -> count), from the same sweep.
+   * Removes expired sessions of every tenant; returns how many. With `listener`, reports each
+   * of them to it, and every removal held since the last reporting sweep (see SweepListener).
+   * Without, what it removes is held for the next sweep that has one.
    */
-  sweep(now: number, byTenant?: Map<string, number>): Promise<number>;
+  sweep(now: number, listener?: SweepListener): Promise<number>;
   /**
    * Aggregates, kept incrementally (no scan of the sessions): with `tenant`, over that
    * tenant's sessions only (zeros for a tenant never seen); without, over all tenants. The

@@ -1,6 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsInt, IsObject, IsOptional, Max, Min, ValidateNested } from 'class-validator';
 import { MAX_TTL_SECONDS } from '../session';
+import { ProxyDto } from './proxy.dto';
 
 /** The per-session settings a client may choose; shared by create, get-or-create and patch. */
 export class SessionConfigDto {
@@ -27,4 +29,15 @@ export class SessionConfigDto {
   @IsOptional()
   @IsBoolean()
   track_metrics?: boolean;
+
+  @ApiPropertyOptional({
+    type: ProxyDto,
+    nullable: true,
+    description: "the session's upstream proxy; replaced as a whole, null removes it (PATCH)",
+  })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => ProxyDto)
+  proxy?: ProxyDto | null;
 }

@@ -3,9 +3,16 @@ import type { SessionMetrics } from '../session.store';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** The wire form of a session (DESIGN §2). */
+/**
+ * The wire form of a session (DESIGN §2). Neither its incarnation nor its proxy's password is
+ * ever shown: the proxy appears as { server, username? }, and only when the session has one.
+ */
 export function toSessionResponse(session: Session) {
   const { config } = session;
+  const proxy = config.proxy && {
+    server: config.proxy.server,
+    ...(config.proxy.username !== undefined && { username: config.proxy.username }),
+  };
   return {
     session_id: session.id,
     created_at: iso(session.createdAt),
@@ -16,6 +23,7 @@ export function toSessionResponse(session: Session) {
       auto_renew: config.autoRenew,
       max_requests: config.maxRequests,
       track_metrics: config.trackMetrics,
+      ...(proxy && { proxy }),
     },
     state: {
       request_count: session.requestCount,

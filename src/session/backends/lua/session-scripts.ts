@@ -1,19 +1,28 @@
 /**
  * The Lua scripts of the Redis session backend: one script per operation, so every
- * request-path operation is one round trip and runs atomically on the server.
+ * request-path operation is one round trip and runs atomically on the server. The positional
+ * ARGV of each script is built by one function with named fields next to it (the script names
+ * them again, in the same order, at its top), so the two sides cannot drift apart unseen.
  *
  * Key layout (P = the configured prefix, {T:S} = tenant and session id as a hash tag, so that
  * all keys of one session share a Cluster slot):
  *
- *   P sess:{T:S}     hash   c created, a last accessed, e expires (epoch ms), ttl, ar, mr, tm
- *                           (config), rq, er (request and error counts), lu, le (last url and
- *                           error, absent = null), trt, rn (render time sum and count)
+ *   P sess:{T:S}     hash   i incarnation (random token of this creation of the id), c created,
+ *                           a last accessed, e expires (epoch ms), ttl, ar, mr, tm (config), px
+ *                           (upstream proxy as JSON, absent = none), rq, er (request and error
+ *                           counts), lu, le (last url and error, absent = null), trt, rn (render
+ *                           time sum and count), ss (seq of the saved browser state; absent =
+ *                           none)
  *   P meta:{T:S}     hash   the session's metadata
  *   P times:{T:S}    list   recent render times, capped to SESSION_RENDER_SAMPLES
- *   P state:{T:S}    string saved browser storage state
+ *   P state:{T:S}    string saved browser storage state (its seq is ss)
  *   P ids:{T}        zset   score 0, member S: the tenant's sessions in id order (ZRANGEBYLEX)
  *   P exp:{T}        zset   score expires_at, member S: the tenant's live count (ZCOUNT)
- *   P exp            zset   score expires_at, member "created|S|T": global live count, sweep
+ *   P exp            zset   score expires_at, member "created|S|T|I" (I: the incarnation):
+ *                           global live count, sweep
+ *   P unreported     list   "T|S|I" of sessions removed without their caller being told (an
+ *                           expired one an operation met, or one a metrics read swept), for the
+ *                           next sweep to report; at most UNREPORTED_REMOVALS_MAX
  *   P stats          hash   created, expired, removed, requests, render_ms, renders, sum_created
  *   P times          list   recent render times of all sessions, capped to GLOBAL_RENDER_SAMPLES
  *   P stats:{T}      hash   the same fields as P stats, over the tenant's sessions only
@@ -25,8 +34,9 @@
  * The indexes are exact: every script that moves expires_at re-scores the session in both
  * expiry zsets in the same atomic step, so ZCOUNT (now, +inf] is the live count. Redis' own key
  * TTLs reclaim a session's keys shortly after it expires; the index entries of such a session
- * stay until a sweep, which needs nothing but the member itself ("created|S|T") to count it and
- * to keep sum_created exact.
+ * stay until a sweep, which needs nothing but the member itself ("created|S|T|I") to count it,
+ * to keep sum_created exact and to report the incarnation it removed (the reason the
+ * incarnation is in the member: its hash may be gone by then).
  *
  * Expiry is `now >= expires_at`, with `now` from the caller (never Redis TIME), checked in
  * every script: an expired session is dropped (and counted as expired) the moment any
@@ -41,17 +51,33 @@
  * pipelined index/stats command, and giving up the atomic global capacity check.
  */
 
+import type { StateSnapshot } from '../../session';
+import { UNREPORTED_REMOVALS_MAX } from '../session-backend';
+
 /** KEYS of every per-session script, in this order. */
-export const SESSION_KEY_COUNT = 11;
+export const SESSION_KEY_COUNT = 12;
+
+/** Times are whole milliseconds on the wire (the index member parses them as digits). */
+const ms = (time: number): string => String(Math.floor(time));
+const flag = (value: boolean): string => (value ? '1' : '0');
+
+/** Lua helpers shared by the sweeping scripts: holding a removal for the next reporting sweep. */
+const HOLD = `
+local function hold_unreported(key, tenant, sid, inc)
+  if redis.call('LLEN', key) < ${UNREPORTED_REMOVALS_MAX} then
+    redis.call('RPUSH', key, tenant .. '|' .. sid .. '|' .. inc)
+  end
+end
+`;
 
 /**
- * Shared prologue. ARGV[1..4] of every per-session script: tenant, session id, now (ms), and
- * the grace (ms) by which Redis' key TTL outlives expires_at.
+ * Shared prologue. ARGV[1..4] of every per-session script (sessionArgv): tenant, session id,
+ * now (ms), and the grace (ms) by which Redis' key TTL outlives expires_at.
  */
-const PRELUDE = `
+const PRELUDE = `${HOLD}
 local K_SESS, K_META, K_TIMES, K_STATE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_TIDS, K_TEXP, K_GEXP, K_STATS, K_GTIMES = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local K_TSTATS, K_TTIMES = KEYS[10], KEYS[11]
+local K_TSTATS, K_TTIMES, K_UNREPORTED = KEYS[10], KEYS[11], KEYS[12]
 local TENANT, SID, NOW_S = ARGV[1], ARGV[2], ARGV[3]
 local NOW = tonumber(NOW_S)
 local GRACE = tonumber(ARGV[4])
@@ -62,8 +88,8 @@ local function as_table(flat)
   return t
 end
 
-local function index_member(created)
-  return created .. '|' .. SID .. '|' .. TENANT
+local function index_member(s)
+  return s.c .. '|' .. SID .. '|' .. TENANT .. '|' .. s.i
 end
 
 -- Adds to a stat field, globally and for the tenant.
@@ -77,18 +103,20 @@ local function drop(s, counter)
   redis.call('DEL', K_SESS, K_META, K_TIMES, K_STATE)
   redis.call('ZREM', K_TIDS, SID)
   redis.call('ZREM', K_TEXP, SID)
-  redis.call('ZREM', K_GEXP, index_member(s.c))
+  redis.call('ZREM', K_GEXP, index_member(s))
   stat(counter, 1)
   stat('sum_created', '-' .. s.c)
 end
 
--- The live session as a table (plus its raw HGETALL), or nil; an expired one is dropped now.
+-- The live session as a table (plus its raw HGETALL), or nil; an expired one is dropped now,
+-- and held for the next sweep to report (this operation's caller is not told of it).
 local function live()
   local flat = redis.call('HGETALL', K_SESS)
   if #flat == 0 then return nil, flat end
   local s = as_table(flat)
   if NOW >= tonumber(s.e) then
     drop(s, 'expired')
+    hold_unreported(K_UNREPORTED, TENANT, SID, s.i)
     return nil, flat
   end
   return s, flat
@@ -98,7 +126,7 @@ local function set_expiry(s, expires)
   s.e = expires
   redis.call('HSET', K_SESS, 'e', expires)
   redis.call('ZADD', K_TEXP, expires, SID)
-  redis.call('ZADD', K_GEXP, expires, index_member(s.c))
+  redis.call('ZADD', K_GEXP, expires, index_member(s))
 end
 
 local function touch(s)
@@ -120,25 +148,26 @@ local function reply(flat)
   return { flat or redis.call('HGETALL', K_SESS), redis.call('HGETALL', K_META), redis.call('LRANGE', K_TIMES, 0, -1) }
 end
 
--- Creates the session from ARGV[o..]: ttl, auto_renew, max_requests, track_metrics,
--- max_sessions, max_per_tenant, metadata pair count, then the pairs. Returns a refusal, or nil
--- and the new session (whose keys the caller still gives their TTL).
+-- Creates the session (a new incarnation, with no browser state) from the insert arguments at
+-- ARGV[o..] (insertArgv). Returns a refusal, or nil and the new session (whose keys the caller
+-- still gives their TTL).
 local function insert(o)
-  local max_tenant = tonumber(ARGV[o + 5])
+  local ttl, ar, mr, tm, proxy, max_total, max_tenant, inc, pairs_count = unpack(ARGV, o, o + 8)
   local in_tenant = redis.call('ZCOUNT', K_TEXP, '(' .. NOW_S, '+inf')
-  if in_tenant >= max_tenant then return { 'tenant_quota', in_tenant, max_tenant } end
-  local max_total = tonumber(ARGV[o + 4])
+  if in_tenant >= tonumber(max_tenant) then return { 'tenant_quota', in_tenant, tonumber(max_tenant) } end
   local total = redis.call('ZCOUNT', K_GEXP, '(' .. NOW_S, '+inf')
-  if total >= max_total then return { 'capacity', total, max_total } end
+  if total >= tonumber(max_total) then return { 'capacity', total, tonumber(max_total) } end
 
-  local ttl = ARGV[o]
-  local s = { c = NOW_S, ttl = ttl, ar = ARGV[o + 1] }
-  redis.call('DEL', K_META, K_TIMES, K_STATE)
-  redis.call('HSET', K_SESS, 'c', NOW_S, 'a', NOW_S, 'ttl', ttl, 'ar', ARGV[o + 1], 'mr', ARGV[o + 2],
-    'tm', ARGV[o + 3], 'rq', 0, 'er', 0, 'trt', 0, 'rn', 0)
-  local pairs_count = tonumber(ARGV[o + 6])
+  local s = { i = inc, c = NOW_S, ttl = ttl, ar = ar }
+  -- live() dropped any earlier incarnation; Redis' TTL may also have reclaimed only some of
+  -- its keys: whatever is left of them must not reach this one.
+  redis.call('DEL', K_SESS, K_META, K_TIMES, K_STATE)
+  redis.call('HSET', K_SESS, 'i', inc, 'c', NOW_S, 'a', NOW_S, 'ttl', ttl, 'ar', ar, 'mr', mr, 'tm', tm,
+    'rq', 0, 'er', 0, 'trt', 0, 'rn', 0)
+  if proxy ~= '' then redis.call('HSET', K_SESS, 'px', proxy) end
+  pairs_count = tonumber(pairs_count)
   if pairs_count > 0 then
-    redis.call('HSET', K_META, unpack(ARGV, o + 7, o + 6 + 2 * pairs_count))
+    redis.call('HSET', K_META, unpack(ARGV, o + 9, o + 8 + 2 * pairs_count))
   end
   redis.call('ZADD', K_TIDS, 0, SID)
   set_expiry(s, NOW + tonumber(ttl) * 1000)
@@ -150,6 +179,44 @@ end
 
 const perSession = (body: string): string => `${PRELUDE}\n${body}`;
 
+/** ARGV[1..4] of every per-session script. */
+export interface SessionArgs {
+  tenant: string;
+  id: string;
+  now: number;
+  /** How long Redis keeps the keys after expires_at. */
+  graceMs: number;
+}
+
+export const sessionArgv = ({ tenant, id, now, graceMs }: SessionArgs): string[] => [tenant, id, ms(now), String(graceMs)];
+
+/** What insert() creates a session from (a new incarnation), and the capacity it checks. */
+export interface InsertArgs {
+  ttlSeconds: number;
+  autoRenew: boolean;
+  maxRequests: number;
+  trackMetrics: boolean;
+  /** The upstream proxy as JSON; '' for none. */
+  proxyJson: string;
+  maxSessions: number;
+  maxPerTenant: number;
+  incarnation: string;
+  metadata: [string, string][];
+}
+
+const insertArgv = (a: InsertArgs): string[] => [
+  String(a.ttlSeconds),
+  flag(a.autoRenew),
+  String(a.maxRequests),
+  flag(a.trackMetrics),
+  a.proxyJson,
+  String(a.maxSessions),
+  String(a.maxPerTenant),
+  a.incarnation,
+  String(a.metadata.length),
+  ...a.metadata.flat(),
+];
+
 /** ARGV[5..]: the insert arguments. -> {'created'|'exists', session} | {refusal, live, max} */
 const CREATE = perSession(`
 local s, flat = live()
@@ -159,6 +226,8 @@ if refused then return refused end
 keep_until_expiry(created)
 return { 'created', reply() }
 `);
+
+export const createArgv = (session: SessionArgs, insert: InsertArgs): string[] => [...sessionArgv(session), ...insertArgv(insert)];
 
 /** -> {session} or {} */
 const GET = perSession(`
@@ -178,14 +247,15 @@ return reply()
 
 /**
  * ARGV[5] '1' to create a missing session from ARGV[6..] (the insert arguments).
- * -> {'reserved', session, created 0|1, has_state 0|1, state} | {'limit', session}
+ * -> {'reserved', session, created 0|1, has_state 0|1, state, seq} | {'limit', session}
  *    | {'not_found'} | {refusal, live, max}
  */
 const RESERVE = perSession(`
+local CREATE_MISSING = ARGV[5]
 local s = live()
 local created = 0
 if not s then
-  if ARGV[5] ~= '1' then return { 'not_found' } end
+  if CREATE_MISSING ~= '1' then return { 'not_found' } end
   local refused = insert(6)
   if refused then return refused end
   s = as_table(redis.call('HGETALL', K_SESS))
@@ -199,113 +269,196 @@ stat('requests', 1)
 if created == 0 then touch(s) end
 keep_until_expiry(s)
 local state = redis.call('GET', K_STATE)
-if state then return { 'reserved', reply(), created, 1, state } end
+if state then return { 'reserved', reply(), created, 1, state, s.ss } end
 return { 'reserved', reply(), created, 0, '' }
 `);
 
+/** createMissing: the insert arguments to create a missing session from, or null to answer not_found. */
+export const reserveArgv = (session: SessionArgs, createMissing: InsertArgs | null): string[] => [
+  ...sessionArgv(session),
+  ...(createMissing ? ['1', ...insertArgv(createMissing)] : ['0']),
+];
+
+/** Gives back a request reserved for a render that no renderer ran (no touch). -> {session} or {} */
+const REFUND = perSession(`
+local s = live()
+if not s then return {} end
+if tonumber(s.rq) > 0 then
+  redis.call('HINCRBY', K_SESS, 'rq', -1)
+  stat('requests', -1)
+end
+return reply()
+`);
+
 /**
- * ARGV[5] url, [6] render time ms, [7] '1' if failed, [8] error, [9] state op ('keep', 'set',
- * 'del'), [10] state, [11] -SESSION_RENDER_SAMPLES, [12] -GLOBAL_RENDER_SAMPLES.
+ * ARGV[5..] (recordArgv). A state is kept only if its seq is greater than ss, the saved one's;
+ * clearing the state clears ss with it.
  * -> {session} or {}
  */
 const RECORD = perSession(`
+local URL, RENDER_MS, FAILED, ERROR, STATE_OP, STATE, STATE_SEQ, SESSION_SAMPLES, GLOBAL_SAMPLES = unpack(ARGV, 5, 13)
 local s = live()
 if not s then return {} end
 touch(s)
-redis.call('HSET', K_SESS, 'lu', ARGV[5])
-if ARGV[7] == '1' then
+redis.call('HSET', K_SESS, 'lu', URL)
+if FAILED == '1' then
   redis.call('HINCRBY', K_SESS, 'er', 1)
-  redis.call('HSET', K_SESS, 'le', ARGV[8])
+  redis.call('HSET', K_SESS, 'le', ERROR)
 elseif s.tm == '1' then
-  redis.call('HINCRBYFLOAT', K_SESS, 'trt', ARGV[6])
+  redis.call('HINCRBYFLOAT', K_SESS, 'trt', RENDER_MS)
   redis.call('HINCRBY', K_SESS, 'rn', 1)
-  redis.call('RPUSH', K_TIMES, ARGV[6])
-  redis.call('LTRIM', K_TIMES, ARGV[11], -1)
-  redis.call('HINCRBYFLOAT', K_STATS, 'render_ms', ARGV[6])
-  redis.call('HINCRBYFLOAT', K_TSTATS, 'render_ms', ARGV[6])
+  redis.call('RPUSH', K_TIMES, RENDER_MS)
+  redis.call('LTRIM', K_TIMES, SESSION_SAMPLES, -1)
+  redis.call('HINCRBYFLOAT', K_STATS, 'render_ms', RENDER_MS)
+  redis.call('HINCRBYFLOAT', K_TSTATS, 'render_ms', RENDER_MS)
   stat('renders', 1)
-  redis.call('RPUSH', K_GTIMES, ARGV[6])
-  redis.call('LTRIM', K_GTIMES, ARGV[12], -1)
-  redis.call('RPUSH', K_TTIMES, ARGV[6])
-  redis.call('LTRIM', K_TTIMES, ARGV[12], -1)
+  redis.call('RPUSH', K_GTIMES, RENDER_MS)
+  redis.call('LTRIM', K_GTIMES, GLOBAL_SAMPLES, -1)
+  redis.call('RPUSH', K_TTIMES, RENDER_MS)
+  redis.call('LTRIM', K_TTIMES, GLOBAL_SAMPLES, -1)
 end
-if ARGV[9] == 'set' then
-  redis.call('SET', K_STATE, ARGV[10])
-elseif ARGV[9] == 'del' then
+if STATE_OP == 'set' and tonumber(STATE_SEQ) > tonumber(s.ss or '0') then
+  redis.call('SET', K_STATE, STATE)
+  redis.call('HSET', K_SESS, 'ss', STATE_SEQ)
+elseif STATE_OP == 'del' then
   redis.call('DEL', K_STATE)
+  redis.call('HDEL', K_SESS, 'ss')
 end
 keep_until_expiry(s)
 return reply()
 `);
 
+export interface RecordArgs {
+  url: string;
+  renderTimeMs: number;
+  /** null on success. */
+  error: string | null;
+  /** undefined keeps the saved state, null clears it. */
+  state: StateSnapshot | null | undefined;
+  /** How many recent render times to keep per session, and globally / per tenant. */
+  sessionSamples: number;
+  globalSamples: number;
+}
+
+export const recordArgv = (session: SessionArgs, r: RecordArgs): string[] => [
+  ...sessionArgv(session),
+  r.url,
+  String(r.renderTimeMs),
+  flag(r.error !== null),
+  r.error ?? '',
+  r.state === undefined ? 'keep' : r.state === null ? 'del' : 'set',
+  r.state?.json ?? '',
+  String(r.state?.seq ?? 0),
+  String(-r.sessionSamples),
+  String(-r.globalSamples),
+];
+
 /**
- * ARGV[5] max metadata keys, [6] ttl, [7] auto_renew, [8] max_requests, [9] track_metrics
- * ('' = unchanged), [10] '1' to clear the metadata, [11] n, then n triples (key, 's'|'d', value).
+ * ARGV[5..] (updateArgv): the config fields ('' = unchanged), the proxy ('keep', 'del', or
+ * 'set' and its JSON), metadata ('1' to clear it first, n, then n triples key, 's'|'d', value).
  * -> {'updated', session} | {'not_found'} | {'metadata_limit', keys}
  */
 const UPDATE = perSession(`
+local MAX_KEYS, TTL, AR, MR, TM, PROXY_OP, PROXY, CLEAR_META, N = unpack(ARGV, 5, 13)
+local FIRST = 14
 local s = live()
 if not s then return { 'not_found' } end
-local n = tonumber(ARGV[11])
-if ARGV[10] == '1' then
+local n = tonumber(N)
+if CLEAR_META == '1' then
   redis.call('DEL', K_META)
 elseif n > 0 then
   local count = redis.call('HLEN', K_META)
   for i = 0, n - 1 do
-    local had = redis.call('HEXISTS', K_META, ARGV[12 + 3 * i])
-    if ARGV[13 + 3 * i] == 's' then count = count + 1 - had else count = count - had end
+    local had = redis.call('HEXISTS', K_META, ARGV[FIRST + 3 * i])
+    if ARGV[FIRST + 1 + 3 * i] == 's' then count = count + 1 - had else count = count - had end
   end
-  if count > tonumber(ARGV[5]) then return { 'metadata_limit', count } end
+  if count > tonumber(MAX_KEYS) then return { 'metadata_limit', count } end
   for i = 0, n - 1 do
-    local key = ARGV[12 + 3 * i]
-    if ARGV[13 + 3 * i] == 's' then
-      redis.call('HSET', K_META, key, ARGV[14 + 3 * i])
+    local key = ARGV[FIRST + 3 * i]
+    if ARGV[FIRST + 1 + 3 * i] == 's' then
+      redis.call('HSET', K_META, key, ARGV[FIRST + 2 + 3 * i])
     else
       redis.call('HDEL', K_META, key)
     end
   end
 end
-local fields = { 'ttl', 'ar', 'mr', 'tm' }
-for i, field in ipairs(fields) do
-  if ARGV[5 + i] ~= '' then redis.call('HSET', K_SESS, field, ARGV[5 + i]) end
+for _, change in ipairs({ { 'ttl', TTL }, { 'ar', AR }, { 'mr', MR }, { 'tm', TM } }) do
+  if change[2] ~= '' then redis.call('HSET', K_SESS, change[1], change[2]) end
+end
+if PROXY_OP == 'set' then
+  redis.call('HSET', K_SESS, 'px', PROXY)
+elseif PROXY_OP == 'del' then
+  redis.call('HDEL', K_SESS, 'px')
 end
 -- A new TTL counts from the change, so shortening it cannot expire a session in the past.
-if ARGV[6] ~= '' then set_expiry(s, NOW + tonumber(ARGV[6]) * 1000) end
+if TTL ~= '' then set_expiry(s, NOW + tonumber(TTL) * 1000) end
 keep_until_expiry(s)
 return { 'updated', reply() }
 `);
 
-/** -> 1 removed, 0 not found */
+export interface UpdateArgs {
+  maxMetadataKeys: number;
+  ttlSeconds?: number;
+  autoRenew?: boolean;
+  maxRequests?: number;
+  trackMetrics?: boolean;
+  /** undefined keeps the proxy, null removes it, a string (its JSON) replaces it. */
+  proxyJson: string | null | undefined;
+  /** null clears the metadata; entries with a null value delete their key. */
+  metadata: [string, string | null][] | null;
+}
+
+export function updateArgv(session: SessionArgs, u: UpdateArgs): string[] {
+  const opt = (value: number | boolean | undefined): string =>
+    value === undefined ? '' : typeof value === 'boolean' ? flag(value) : String(value);
+  const metadata = u.metadata ?? [];
+  return [
+    ...sessionArgv(session),
+    String(u.maxMetadataKeys),
+    opt(u.ttlSeconds),
+    opt(u.autoRenew),
+    opt(u.maxRequests),
+    opt(u.trackMetrics),
+    u.proxyJson === undefined ? 'keep' : u.proxyJson === null ? 'del' : 'set',
+    u.proxyJson ?? '',
+    flag(u.metadata === null),
+    String(metadata.length),
+    ...metadata.flatMap(([key, value]) => [key, value === null ? 'd' : 's', value ?? '']),
+  ];
+}
+
+/** -> the removed incarnation, or 0 when not found */
 const REMOVE = perSession(`
 local s = live()
 if not s then return 0 end
 drop(s, 'removed')
-return 1
+return s.i
 `);
 
-/** -> {0} not found | {1, has_state 0|1, state} */
+/** -> {0} not found | {1, has_state 0|1, state, seq} */
 const STORAGE_STATE = perSession(`
 local s = live()
 if not s then return { 0 } end
 local state = redis.call('GET', K_STATE)
-if state then return { 1, 1, state } end
-return { 1, 0, '' }
+if state then return { 1, 1, state, s.ss } end
+return { 1, 0, '', '0' }
 `);
 
 /**
- * KEYS: ids:{T}, exp:{T}. ARGV: prefix, tenant, now, limit, after ('' = from the start), scan
- * budget. Live sessions of the tenant in id order after `after`; stops after examining `budget`
- * index entries, so a tenant with many expired, not yet swept entries cannot make it slow.
+ * KEYS: ids:{T}, exp:{T}. ARGV (listArgv): prefix, tenant, now, limit, after ('' = from the
+ * start), scan budget. Live sessions of the tenant in id order after `after`; stops after
+ * examining `budget` index entries, so a tenant with many expired, not yet swept entries cannot
+ * make it slow.
  * -> {items ({session..., id}), more 0|1, cursor}: cursor is the last id examined when more
  * may follow.
  */
 const LIST = `
+local PREFIX, TENANT, NOW_S, LIMIT, AFTER, BUDGET = unpack(ARGV, 1, 6)
 local ids_key, exp_key = KEYS[1], KEYS[2]
-local prefix, tenant = ARGV[1], ARGV[2]
-local now = tonumber(ARGV[3])
-local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[6])
+local now = tonumber(NOW_S)
+local limit, budget = tonumber(LIMIT), tonumber(BUDGET)
 local start = '-'
-if ARGV[5] ~= '' then start = '(' .. ARGV[5] end
+if AFTER ~= '' then start = '(' .. AFTER end
 local items, last, more, scanned = {}, '', 0, 0
 local batch_size = math.min(limit + 1, 256)
 while more == 0 do
@@ -318,11 +471,11 @@ while more == 0 do
         more = 1
         break
       end
-      local tag = '{' .. tenant .. ':' .. sid .. '}'
-      local flat = redis.call('HGETALL', prefix .. 'sess:' .. tag)
+      local tag = '{' .. TENANT .. ':' .. sid .. '}'
+      local flat = redis.call('HGETALL', PREFIX .. 'sess:' .. tag)
       if #flat > 0 then
-        items[#items + 1] = { flat, redis.call('HGETALL', prefix .. 'meta:' .. tag),
-          redis.call('LRANGE', prefix .. 'times:' .. tag, 0, -1), sid }
+        items[#items + 1] = { flat, redis.call('HGETALL', PREFIX .. 'meta:' .. tag),
+          redis.call('LRANGE', PREFIX .. 'times:' .. tag, 0, -1), sid }
         last = sid
       end
     end
@@ -338,33 +491,45 @@ end
 return { items, more, last }
 `;
 
+export interface ListArgs {
+  prefix: string;
+  tenant: string;
+  now: number;
+  limit: number;
+  after: string | null;
+  budget: number;
+}
+
+export const listArgv = (l: ListArgs): string[] => [l.prefix, l.tenant, ms(l.now), String(l.limit), l.after ?? '', String(l.budget)];
+
 /**
  * Removes up to `batch` global index entries that are due (expires_at <= now), with their keys
  * and tenant index entries, and counts them as expired, globally and per tenant (the tenant
- * is in the member). Returns how many entries it examined, how many expired, and the expired
- * per tenant as a flat list (tenant, count, ...).
+ * is in the member). The incarnation in the member tells whether the id's keys are still this
+ * session's, or already a newer incarnation's (this entry outlived its keys). Returns how many
+ * entries it examined, how many it removed, and those as a flat list (tenant, id, incarnation,
+ * ...); with `hold_key`, it holds them there for the next reporting sweep instead.
  */
-const SWEEP_BATCH = `
-local function sweep_batch(gexp, stats, prefix, now_s, batch)
+const SWEEP_BATCH = `${HOLD}
+local function sweep_batch(gexp, stats, prefix, now_s, batch, hold_key)
   local now = tonumber(now_s)
   local due = redis.call('ZRANGEBYSCORE', gexp, '-inf', now_s, 'LIMIT', 0, batch)
   local expired = 0
-  local per_tenant, tenants = {}, {}
+  local per_tenant, tenants, refs = {}, {}, {}
   for _, member in ipairs(due) do
-    local created, sid, tenant = string.match(member, '^(%d+)|([^|]*)|(.*)$')
+    local created, sid, tenant, inc = string.match(member, '^(%d+)|([^|]*)|([^|]*)|([^|]+)$')
     if not created then
       redis.call('ZREM', gexp, member)
     else
       local tag = '{' .. tenant .. ':' .. sid .. '}'
       local sess = prefix .. 'sess:' .. tag
-      local current = redis.call('HMGET', sess, 'c', 'e')
-      if current[1] == created and tonumber(current[2]) > now then
+      local current = redis.call('HMGET', sess, 'i', 'e')
+      if current[1] == inc and tonumber(current[2]) > now then
         -- Not due after all (cannot happen while every expiry change re-scores; kept safe).
         redis.call('ZADD', gexp, current[2], member)
       else
         redis.call('ZREM', gexp, member)
-        -- Its keys, unless the id now belongs to a newer session (this entry outlived its keys).
-        if current[1] == created or not current[1] then
+        if current[1] == inc or not current[1] then
           redis.call('DEL', sess, prefix .. 'meta:' .. tag, prefix .. 'times:' .. tag, prefix .. 'state:' .. tag)
           redis.call('ZREM', prefix .. 'ids:{' .. tenant .. '}', sid)
           redis.call('ZREM', prefix .. 'exp:{' .. tenant .. '}', sid)
@@ -377,59 +542,100 @@ local function sweep_batch(gexp, stats, prefix, now_s, batch)
           tenants[#tenants + 1] = tenant
         end
         per_tenant[tenant] = per_tenant[tenant] + 1
+        if hold_key then
+          hold_unreported(hold_key, tenant, sid, inc)
+        else
+          refs[#refs + 1] = tenant
+          refs[#refs + 1] = sid
+          refs[#refs + 1] = inc
+        end
       end
     end
   end
   if expired > 0 then redis.call('HINCRBY', stats, 'expired', expired) end
-  local flat = {}
   for _, tenant in ipairs(tenants) do
     redis.call('HINCRBY', prefix .. 'stats:{' .. tenant .. '}', 'expired', per_tenant[tenant])
-    flat[#flat + 1] = tenant
-    flat[#flat + 1] = per_tenant[tenant]
   end
-  return #due, expired, flat
+  return #due, expired, refs
 end
 `;
 
-/** KEYS: exp (global), stats. ARGV: prefix, now, batch. -> {examined, expired, {tenant, n, ...}} */
+/**
+ * KEYS: exp (global), stats, unreported. ARGV (sweepArgv): prefix, now, batch, report. Sweeps
+ * one batch; reporting, it also takes up to `batch` held removals (each is reported once: it
+ * leaves the list), else it holds what it removes.
+ * -> {examined, expired, swept {tenant, id, incarnation, ...}, held {"tenant|id|incarnation", ...}}
+ */
 const SWEEP = `${SWEEP_BATCH}
-local examined, expired, per_tenant = sweep_batch(KEYS[1], KEYS[2], ARGV[1], ARGV[2], tonumber(ARGV[3]))
-return { examined, expired, per_tenant }
+local PREFIX, NOW_S, BATCH, REPORT = unpack(ARGV, 1, 4)
+local batch = tonumber(BATCH)
+if REPORT ~= '1' then
+  local examined, expired = sweep_batch(KEYS[1], KEYS[2], PREFIX, NOW_S, batch, KEYS[3])
+  return { examined, expired, {}, {} }
+end
+local examined, expired, swept = sweep_batch(KEYS[1], KEYS[2], PREFIX, NOW_S, batch)
+local held = redis.call('LPOP', KEYS[3], batch) or {}
+return { examined, expired, swept, held }
 `;
 
+export interface SweepArgs {
+  prefix: string;
+  now: number;
+  batch: number;
+  /** Whether the caller reports the removals (else they are held for one that does). */
+  report: boolean;
+}
+
+export const sweepArgv = (w: SweepArgs): string[] => [w.prefix, ms(w.now), String(w.batch), flag(w.report)];
+
 /**
- * KEYS: exp (global), stats (global), then the expiry zset, stats hash and times list to
- * answer from: the global ones (exp, stats, times) or a tenant's (exp:{T}, stats:{T},
- * times:{T}). ARGV: prefix, now, batch. Sweeps one (global) batch first, so that sum_created
- * covers live sessions only; when more is due than one batch, answers {0} and the caller
- * sweeps the rest and asks again. -> {1, live, stats, recent times} | {0}
+ * KEYS: exp (global), stats (global), unreported, then the expiry zset, stats hash and times
+ * list to answer from: the global ones (exp, stats, times) or a tenant's (exp:{T}, stats:{T},
+ * times:{T}). ARGV (sweepArgv): prefix, now, batch. Sweeps one (global) batch first, so that
+ * sum_created covers live sessions only (what it removes is held for a reporting sweep); when
+ * more is due than one batch, answers {0} and the caller sweeps the rest and asks again.
+ * -> {1, live, stats, recent times} | {0}
  */
 const METRICS = `${SWEEP_BATCH}
-local batch = tonumber(ARGV[3])
-local examined = sweep_batch(KEYS[1], KEYS[2], ARGV[1], ARGV[2], batch)
+local PREFIX, NOW_S, BATCH = unpack(ARGV, 1, 3)
+local batch = tonumber(BATCH)
+local examined = sweep_batch(KEYS[1], KEYS[2], PREFIX, NOW_S, batch, KEYS[3])
 if examined >= batch then return { 0 } end
-return { 1, redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[2], '+inf'), redis.call('HGETALL', KEYS[4]),
-  redis.call('LRANGE', KEYS[5], 0, -1) }
+return { 1, redis.call('ZCOUNT', KEYS[4], '(' .. NOW_S, '+inf'), redis.call('HGETALL', KEYS[5]),
+  redis.call('LRANGE', KEYS[6], 0, -1) }
 `;
+
+export interface MetricsArgs {
+  prefix: string;
+  now: number;
+  /** Index entries swept before answering; more due than this and it answers {0}. */
+  batch: number;
+}
+
+export const metricsArgv = (m: MetricsArgs): string[] => [m.prefix, ms(m.now), String(m.batch)];
 
 export interface ScriptDefinition {
   lua: string;
   numberOfKeys: number;
 }
 
-/** Registered with ioredis defineCommand: EVALSHA, falling back to EVAL on NOSCRIPT. */
+/**
+ * Registered with ioredis defineCommand: EVALSHA, falling back to EVAL on NOSCRIPT. GET, TOUCH,
+ * REFUND, REMOVE and STORAGE_STATE take sessionArgv alone.
+ */
 export const SESSION_SCRIPTS = {
   rtCreate: { lua: CREATE, numberOfKeys: SESSION_KEY_COUNT },
   rtGet: { lua: GET, numberOfKeys: SESSION_KEY_COUNT },
   rtTouch: { lua: TOUCH, numberOfKeys: SESSION_KEY_COUNT },
   rtReserve: { lua: RESERVE, numberOfKeys: SESSION_KEY_COUNT },
+  rtRefund: { lua: REFUND, numberOfKeys: SESSION_KEY_COUNT },
   rtRecord: { lua: RECORD, numberOfKeys: SESSION_KEY_COUNT },
   rtUpdate: { lua: UPDATE, numberOfKeys: SESSION_KEY_COUNT },
   rtRemove: { lua: REMOVE, numberOfKeys: SESSION_KEY_COUNT },
   rtStorageState: { lua: STORAGE_STATE, numberOfKeys: SESSION_KEY_COUNT },
   rtList: { lua: LIST, numberOfKeys: 2 },
-  rtSweep: { lua: SWEEP, numberOfKeys: 2 },
-  rtMetrics: { lua: METRICS, numberOfKeys: 5 },
+  rtSweep: { lua: SWEEP, numberOfKeys: 3 },
+  rtMetrics: { lua: METRICS, numberOfKeys: 6 },
 } satisfies Record<string, ScriptDefinition>;
 
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;

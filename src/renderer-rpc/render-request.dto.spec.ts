@@ -1,5 +1,5 @@
 import { ArgumentMetadata, BadRequestException } from '@nestjs/common';
-import { createValidationPipe } from '../../common/validation';
+import { createValidationPipe } from '../common/validation';
 import { ClickActionDto, ScrollActionDto, TypeActionDto } from './render-action.dto';
 import { RenderRequestDto } from './render-request.dto';
 
@@ -23,7 +23,7 @@ describe('RenderRequestDto', () => {
   it('accepts a full body and instantiates each action as its own class', async () => {
     const dto = await validate({
       url: 'http://127.0.0.2:8080/login',
-      session_id: 'tenant:abc.1-2_3',
+      context_key: 'ab'.repeat(32),
       wait_for: '#main',
       scroll_steps: 2,
       actions: [
@@ -51,8 +51,9 @@ describe('RenderRequestDto', () => {
     [{ url: 'javascript:alert(1)' }, /^url /],
     [{}, /^url /],
     [{ url: 'http://a.test/', extra: 1 }, /^property extra should not exist/],
-    [{ url: 'http://a.test/', session_id: 'has space' }, /^session_id /],
-    [{ url: 'http://a.test/', session_id: 'x'.repeat(129) }, /^session_id /],
+    [{ url: 'http://a.test/', context_key: 'has space' }, /^context_key /],
+    [{ url: 'http://a.test/', context_key: 'AB'.repeat(32) }, /^context_key /],
+    [{ url: `http://a.test/${'x'.repeat(8200)}` }, /^url /],
     [{ url: 'http://a.test/', actions: [{ type: 'hover', css: '#a' }] }, /^actions\.0\.type must be one of/],
     [{ url: 'http://a.test/', actions: [{ css: '#a' }] }, /^actions\.0\.type /],
     [{ url: 'http://a.test/', actions: [{ type: 'click' }] }, /^actions\.0\.css /],

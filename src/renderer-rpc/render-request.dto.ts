@@ -1,25 +1,29 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { SESSION_ID_PATTERN } from '../../session/session';
+import { CONTEXT_KEY_PATTERN } from './context-key';
 import { IsRenderActions, RenderActionBaseDto, RenderActionDto } from './render-action.dto';
 import { RenderArtifactsDto, RenderTimeoutsDto, StorageStateDto } from './render-options.dto';
 
+/** The longest URL either side takes (the API checks it first, with the same limit). */
+export const URL_MAX_LENGTH = 8192;
 
-/** `POST /render` body (riptide-headless field names, plus `storage_state`). */
+/** `POST /render` body (riptide-headless field names, plus context_key and storage_state). */
 export class RenderRequestDto {
   @ApiProperty({ example: 'https://example.com/' })
   @IsUrl(
-    { protocols: ['http', 'https'], require_protocol: true, require_tld: false },
+    // validator's own 2083-character limit would disagree with URL_MAX_LENGTH.
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false, validate_length: false },
     { message: 'url must be an http or https URL' },
   )
-  @MaxLength(8192)
+  @MaxLength(URL_MAX_LENGTH)
   url: string;
 
-  @ApiPropertyOptional({ description: "render in this session's warm browser context" })
+  /** The session incarnation's browser context (see contextKey); absent = a throwaway context. */
+  @ApiPropertyOptional({ description: "render in this context's warm browser context" })
   @IsOptional()
-  @Matches(SESSION_ID_PATTERN, { message: 'session_id must be 1-128 characters of [A-Za-z0-9._:-]' })
-  session_id?: string;
+  @Matches(CONTEXT_KEY_PATTERN, { message: 'context_key must be 64 lowercase hex characters' })
+  context_key?: string;
 
   @ApiPropertyOptional({ description: 'CSS selector waited for after navigation (up to the hard cap)' })
   @IsOptional()
@@ -61,4 +65,17 @@ export class RenderRequestDto {
   @ValidateNested()
   @Type(() => StorageStateDto)
   storage_state?: StorageStateDto;
+
+  /** The caller's queue (see queueKey): waiting renders are served across queues in turn. */
+  @ApiPropertyOptional({ description: 'fair-queueing key: renders waiting for a slot are served across keys in turn' })
+  @IsOptional()
+  @Matches(CONTEXT_KEY_PATTERN, { message: 'queue_key must be 64 lowercase hex characters' })
+  queue_key?: string;
+
+  /** The order number of storage_state; the context's snapshots are numbered on from it. */
+  @ApiPropertyOptional({ minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  state_seq?: number;
 }

@@ -1,0 +1,28 @@
+/**
+ * The renderer's failure kinds. Each maps to one HTTP status so that the API's RPC client can
+ * branch on `kind` without parsing messages.
+ */
+export const RENDER_ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  internal: 500,
+  navigation_failed: 502,
+  busy: 503,
+  browser_unavailable: 503,
+  shutting_down: 503,
+  timeout: 504,
+  /** The client went away; nobody reads this answer (nginx's convention). */
+  cancelled: 499,
+} as const;
+
+export type RenderErrorKind = keyof typeof RENDER_ERROR_STATUS;
+
+/** Error body for every non-2xx answer of the renderer. */
+export interface RenderErrorResponse {
+  error: string;
+  /** A RenderErrorKind, or a framework refusal (payload_too_large, http_error, ...). */
+  kind: string;
+  request_id: string;
+  duration_ms: number;
+}
