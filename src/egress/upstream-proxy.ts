@@ -9,7 +9,8 @@ export interface ProxySetting {
 
 /** An upstream proxy the egress layer chains to, parsed once. */
 export interface UpstreamProxy {
-  protocol: 'http' | 'socks5';
+  /** https: TLS to the proxy itself, then the same HTTP proxying as http. */
+  protocol: 'http' | 'https' | 'socks5';
   target: EgressTarget;
   username: string | null;
   password: string | null;
@@ -19,10 +20,10 @@ export interface UpstreamProxy {
   display: string;
 }
 
-const PROTOCOLS: Record<string, UpstreamProxy['protocol']> = { 'http:': 'http', 'socks5:': 'socks5' };
+const PROTOCOLS: Record<string, UpstreamProxy['protocol']> = { 'http:': 'http', 'https:': 'https', 'socks5:': 'socks5' };
 
 /**
- * `http://host:port` or `socks5://host:port`; credentials as separate fields or in the URL
+ * `http://host:port`, `https://host:port` or `socks5://host:port`; credentials as separate fields or in the URL
  * (RENDER_UPSTREAM_PROXY is one string). A string says what is wrong, without echoing a password.
  */
 export function parseUpstreamProxy(setting: ProxySetting, trusted: boolean): UpstreamProxy | string {
@@ -30,11 +31,11 @@ export function parseUpstreamProxy(setting: ProxySetting, trusted: boolean): Ups
   try {
     url = new URL(setting.server);
   } catch {
-    return 'server must be a URL such as http://host:port or socks5://host:port';
+    return 'server must be a URL such as http://host:port, https://host:port or socks5://host:port';
   }
   const protocol = PROTOCOLS[url.protocol];
-  if (!protocol) return `server scheme '${url.protocol}' is not supported; use http or socks5`;
-  if (!url.port) return 'server must name a port';
+  if (!protocol) return `server scheme '${url.protocol}' is not supported; use http, https or socks5`;
+  if (!url.port && protocol !== 'https') return 'server must name a port';
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return 'server must be scheme://host:port only';
   const username = setting.username ?? (url.username ? decodeURIComponent(url.username) : null);
   const password = setting.password ?? (url.password ? decodeURIComponent(url.password) : null);
@@ -42,6 +43,6 @@ export function parseUpstreamProxy(setting: ProxySetting, trusted: boolean): Ups
     return 'socks5 username and password must be at most 255 bytes';
   }
   // socks5: is not a special scheme, so its host is left as typed; parse it as a web host instead.
-  const target = targetOfUrl(new URL(`http://${url.host}`));
+  const target = { ...targetOfUrl(new URL(`http://${url.host}`)), port: Number(url.port || 443) };
   return { protocol, target, username, password, trusted, display: `${protocol}://${url.host}` };
 }

@@ -207,10 +207,10 @@ describe('parseUpstreamProxy', () => {
   });
 
   it.each([
-    ['ftp://proxy.example:21', "server scheme 'ftp:' is not supported; use http or socks5"],
+    ['ftp://proxy.example:21', "server scheme 'ftp:' is not supported; use http, https or socks5"],
     ['http://proxy.example', 'server must name a port'],
     ['http://proxy.example:3128/path', 'server must be scheme://host:port only'],
-    ['not a url', 'server must be a URL such as http://host:port or socks5://host:port'],
+    ['not a url', 'server must be a URL such as http://host:port, https://host:port or socks5://host:port'],
   ])('refuses %s', (server, problem) => {
     expect(parseUpstreamProxy({ server }, false)).toBe(problem);
   });

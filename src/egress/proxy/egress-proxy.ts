@@ -9,7 +9,7 @@ import { parseIp } from '../ip-address';
 import type { UpstreamProxy } from '../upstream-proxy';
 import { endToEndHeaders } from './forwarded-headers';
 import { openUpstreamTunnel, proxyAuthorization } from './upstream-handshake';
-import { connectPinned, splice } from './socket-io';
+import { connectPinned, splice, startTls } from './socket-io';
 
 /** One connection the policy refused: what the browser asked for and why. */
 export interface Refusal {
@@ -100,7 +100,7 @@ export class EgressProxy {
     if (!this.admitted(verdict, url.href.slice(0, MAX_URL_CHARS))) return void req.socket.destroy();
 
     const upstream = this.options.upstream();
-    const viaHttpProxy = upstream?.protocol === 'http';
+    const viaHttpProxy = upstream !== null && upstream.protocol !== 'socks5';
     const outgoing = httpRequest({
       method: req.method,
       // An HTTP upstream takes the absolute URL; a direct connection or a SOCKS tunnel the path.
@@ -197,7 +197,8 @@ export class EgressProxy {
   /** The upstream proxy itself: the operator's is trusted; a session's must pass the policy like any target. */
   private async connectUpstream(upstream: UpstreamProxy): Promise<Socket> {
     const addresses = await this.upstreamAddresses(upstream.target, upstream.trusted);
-    return connectPinned(addresses, upstream.target.port);
+    const socket = await connectPinned(addresses, upstream.target.port);
+    return upstream.protocol === 'https' ? startTls(socket, upstream.target.host) : socket;
   }
 
   private async upstreamAddresses(target: EgressTarget, trusted: boolean): Promise<string[]> {

@@ -1,4 +1,5 @@
-import { connect, Socket } from 'node:net';
+import { connect, isIP, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 /** Connecting plus any proxy handshake must finish within this. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -34,6 +35,24 @@ function connectOnce(host: string, port: number): Promise<Socket> {
       socket.setTimeout(0);
       socket.off('error', fail);
       resolve(socket);
+    });
+  });
+}
+
+/** TLS over an open connection (an https:// upstream proxy), verified against `host`. */
+export function startTls(socket: Socket, host: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const secure = tlsConnect({ socket, servername: isIP(host) ? undefined : host, host });
+    const fail = (error: Error): void => {
+      secure.destroy();
+      reject(error);
+    };
+    secure.setTimeout(CONNECT_TIMEOUT_MS, () => fail(new Error(`TLS to ${host} timed out`)));
+    secure.once('error', fail);
+    secure.once('secureConnect', () => {
+      secure.setTimeout(0);
+      secure.off('error', fail);
+      resolve(secure);
     });
   });
 }
