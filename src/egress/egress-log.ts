@@ -44,6 +44,11 @@ export class EgressLog {
     return this.reported.get(refusal) ?? refusal.url;
   }
 
+  /** Refusals the browser has not (yet) reported as failed requests. */
+  get unreported(): number {
+    return this.refusals.length - this.reported.size;
+  }
+
   /** The egress layer's reason for a failed connection to `url`'s host:port, if it had one. */
   failureFor(url: string): string | undefined {
     const authority = authorityOfUrl(url);

@@ -36,7 +36,10 @@ export function targetOfAuthority(authority: string): EgressTarget | null {
   return targetOfUrl(url);
 }
 
+/** A host as a URL writes it: IPv6 literals in brackets. */
+export const formatHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
 /** `host:port` for messages and for matching the browser's failed requests to refusals. */
 export function authorityOf(target: Pick<EgressTarget, 'host' | 'port'>): string {
-  return target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+  return `${formatHost(target.host)}:${target.port}`;
 }

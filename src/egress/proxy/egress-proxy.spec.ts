@@ -172,8 +172,12 @@ describe('EgressProxy', () => {
     proxies.push(fixture);
     const { port, failures } = await start({ upstream: upstream({ server: fixture.server, username: 'user', password: 'wrong' }, true) });
     expect(await tunnel(port, site.authority)).toEqual({ status: 502 });
-    expect(fixture.refusedAuth).toBe(1);
-    expect(failures).toEqual([{ authority: site.authority, message: expect.stringContaining('answered CONNECT with 407') }]);
+    expect(await viaProxy(port, `http://${site.authority}/x`)).toEqual({ error: 'ECONNRESET' });
+    expect(fixture.refusedAuth).toBe(2);
+    expect(failures).toEqual([
+      { authority: site.authority, message: expect.stringContaining('answered CONNECT with 407') },
+      { authority: site.authority, message: expect.stringContaining('refused the credentials (407)') },
+    ]);
     expect(JSON.stringify(failures)).not.toContain('wrong');
   });
 

@@ -121,6 +121,12 @@ export class EgressProxy {
       },
     });
     outgoing.on('response', (answer) => {
+      if (viaHttpProxy && answer.statusCode === 407) {
+        // Our upstream's challenge is not the browser's to answer: to the browser it is a failed connection.
+        answer.resume();
+        this.options.onFailure?.({ authority: authorityOf(verdict.target), message: `upstream proxy ${upstream.display} refused the credentials (407)` });
+        return void req.socket.destroy();
+      }
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEndHeaders(answer.rawHeaders));
       answer.pipe(res);
       answer.on('error', () => res.destroy());
