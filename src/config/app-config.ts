@@ -71,6 +71,9 @@ export class AppConfig {
 
   @Transform(toInt) @IsInt() @Min(100) render_timeout_ms: number;
   @Transform(toInt) @IsInt() @Min(0) render_max_concurrent_per_tenant: number;
+  @Transform(toInt) @IsInt() @Min(1024) render_max_html_bytes: number;
+  @Transform(toInt) @IsInt() @Min(1024) render_max_response_bytes: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(1_000_000) render_max_screenshot_height_px: number;
   /** Hosts, addresses and CIDR ranges exempt from the egress policy (its only way around). */
   @Transform(toList) @IsAllowList() render_allowed_hosts: string[];
   /** Resolvers of the egress layer, `ip[:port]`; empty: the system's. */

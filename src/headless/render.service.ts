@@ -13,6 +13,7 @@ import type { HealthResponse, RenderProxyDto, RenderRequestDto, RenderResponse }
 import { BrowserService } from './browser.service';
 import { EgressWatch } from './egress-watch';
 import { firstLine, RenderError } from './errors';
+import { captureMhtml, fullPageScreenshot, OutputBudget, pageHtml } from './page-output';
 import { SessionTab } from './session-tab';
 
 /** Extra time given to in-flight renders at shutdown, beyond their hard cap. */
@@ -126,25 +127,28 @@ export class RenderService implements BeforeApplicationShutdown {
       }
       if (request.scroll_steps) await scrollPage(page, request.scroll_steps);
       const actions = await runActions(page, request.actions ?? [], deadline);
-
-      const html = await content(page, deadline);
-      const finalUrl = page.url();
-      const screenshot = request.artifacts?.screenshot
-        ? (await page.screenshot({ fullPage: true, type: 'png', timeout: deadline.clamp(deadline.remaining()) })).toString('base64')
-        : null;
-      const mhtml = request.artifacts?.mhtml ? await captureMhtml(lease.context, page) : null;
       // A refused navigation may have happened at any point (a script, a meta refresh, an action).
       await watch.settle();
       watch.check();
+
+      const budget = new OutputBudget(this.config.render_max_response_bytes);
+      const html = await pageHtml(page, deadline, this.config.render_max_html_bytes, budget);
+      const finalUrl = page.url();
+      const screenshot = request.artifacts?.screenshot
+        ? await fullPageScreenshot(page, deadline, this.config.render_max_screenshot_height_px, budget)
+        : null;
+      const mhtml = request.artifacts?.mhtml ? await captureMhtml(lease.context, page, budget) : null;
       // Numbered when asked for: CDP answers in order, so a greater number is a later state.
       const stateSeq = warm ? ++warm.seq : null;
       const storageState = warm ? await lease.context.storageState() : null;
+      if (storageState) budget.take(JSON.stringify(storageState).length, 'storage state');
       completed = !signal.aborted;
 
       return {
         final_url: finalUrl,
         html,
-        screenshot_b64: screenshot,
+        screenshot_b64: screenshot?.b64 ?? null,
+        screenshot_clipped: screenshot?.clipped ?? false,
         mhtml_b64: mhtml,
         render_time_ms: Date.now() - started,
         actions_executed: actions.executed,
@@ -247,27 +251,6 @@ export class RenderService implements BeforeApplicationShutdown {
       return new RenderError('timeout', request.wait_for ? `wait_for "${request.wait_for}": ${message}` : message);
     }
     return new RenderError('internal', message);
-  }
-}
-
-/** The page's HTML; retried once if an action started a navigation that is still under way. */
-async function content(page: Page, deadline: Deadline): Promise<string> {
-  try {
-    return await page.content();
-  } catch (error) {
-    if (page.isClosed()) throw error;
-    await page.waitForLoadState('domcontentloaded', { timeout: deadline.clamp(deadline.remaining()) });
-    return page.content();
-  }
-}
-
-async function captureMhtml(context: BrowserContext, page: Page): Promise<string> {
-  const cdp = await context.newCDPSession(page);
-  try {
-    const { data } = await cdp.send('Page.captureSnapshot', { format: 'mhtml' });
-    return Buffer.from(data, 'utf8').toString('base64');
-  } finally {
-    await cdp.detach().catch(() => undefined);
   }
 }
 

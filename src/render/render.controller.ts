@@ -35,6 +35,7 @@ export class RenderController {
       final_url: result.final_url,
       html: result.html,
       screenshot_b64: result.screenshot_b64 ?? null,
+      screenshot_clipped: result.screenshot_clipped ?? false,
       mhtml_b64: result.mhtml_b64 ?? null,
       render_time_ms: result.render_time_ms,
       actions_executed: result.actions_executed ?? [],

@@ -19,11 +19,14 @@ import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { contextKey, queueKey, RenderErrorKind, RenderErrorResponse } from '../renderer-rpc';
 import { retryLater } from '../common/retry-after';
+import { readCappedJson } from './capped-body';
 import { Renderer, RendererPool } from './renderer-pool';
 import type { RenderConfig, RendererResult } from './render.types';
 
 /** How long past the hard cap we wait for the renderer's own 504 before giving up on it. */
 const RPC_MARGIN_MS = 2000;
+/** Room for the answer's fields around the parts the renderer counts against its cap (url, times). */
+const RESPONSE_ENVELOPE_BYTES = 64 * 1024;
 
 /** A reservation made before the render (by RequestLimitGuard or renderDynamicWithSession). */
 export interface SessionReservation {
@@ -235,8 +238,9 @@ export class RpcClient implements OnModuleInit {
     }
     let parsed: unknown;
     try {
-      parsed = await response.body.json();
+      parsed = await readCappedJson(response.body, this.config.render_max_response_bytes + RESPONSE_ENVELOPE_BYTES);
     } catch (err) {
+      if (err instanceof HttpException) throw err;
       throw this.transportError(err, timeout);
     }
     if (response.statusCode === 200) return parsed as RendererResult;

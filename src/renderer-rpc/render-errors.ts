@@ -10,6 +10,8 @@ export const RENDER_ERROR_STATUS = {
   egress_refused: 422,
   internal: 500,
   navigation_failed: 502,
+  /** The page's HTML or the whole answer is over its configured cap (the message names it). */
+  output_too_large: 502,
   busy: 503,
   browser_unavailable: 503,
   shutting_down: 503,

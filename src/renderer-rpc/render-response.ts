@@ -21,6 +21,8 @@ export interface RenderResponse {
   final_url: string;
   html: string;
   screenshot_b64: string | null;
+  /** The full-page screenshot was cut at RENDER_MAX_SCREENSHOT_HEIGHT_PX. */
+  screenshot_clipped: boolean;
   mhtml_b64: string | null;
   /** From getting a render slot to the answer; time spent queued is not included. */
   render_time_ms: number;
