@@ -6,6 +6,7 @@ import { RendererEgress } from '../egress/renderer-egress';
 import { ContextLease, ContextPool } from './context-pool';
 import type { StorageState } from '../renderer-rpc';
 import { firstLine, RenderError } from './errors';
+import { NAVIGATION_PROBE_SCRIPT } from './navigation-probe';
 
 const CHROMIUM_ARGS = [
   '--no-sandbox', // the renderer commonly runs as root in a container, where the sandbox cannot start
@@ -189,6 +190,7 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
       });
       this.egressOfContext.set(context, identity);
       context.on('close', () => void identity.close());
+      await context.addInitScript(NAVIGATION_PROBE_SCRIPT);
       context.on('page', closePopup);
       return context;
     } catch (error) {

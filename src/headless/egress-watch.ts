@@ -1,12 +1,15 @@
-import type { BrowserContext, Page, Request, WebSocket } from 'playwright-core';
+import type { BrowserContext, Frame, Page, Request, WebSocket } from 'playwright-core';
 import type { EgressLog } from '../egress/egress-log';
 import { formatHost } from '../egress/egress-target';
 import type { Refusal } from '../egress/proxy/egress-proxy';
 import { RenderError } from './errors';
+import { startedNavigation } from './navigation-probe';
 
 /** How long a render waits, at most, for the browser to report requests the proxy already refused. */
 const SETTLE_MS = 250;
 const SETTLE_POLL_MS = 10;
+/** How long a render waits, at most, for a navigation its page started to be refused or to commit. */
+const NAVIGATION_SETTLE_MS = 2000;
 
 /**
  * Follows one render's page while the egress layer records its refusals: the browser's failed
@@ -40,14 +43,35 @@ export class EgressWatch {
   }
 
   /**
-   * Gives the browser a moment to report what the proxy refused (its events come over CDP, the
-   * refusal is recorded in this process first); returns at once when nothing is outstanding.
+   * Lets outstanding egress decisions land before the render answers: a navigation the page has
+   * started (see navigation-probe.ts) is waited for until it commits or is refused, and the
+   * browser gets a moment to report what the proxy refused (its events come over CDP, the
+   * refusal is recorded in this process first). Returns at once when nothing is outstanding.
    */
   async settle(): Promise<void> {
+    if (!this.navigation && (await startedNavigation(this.page))) await this.navigationOutcome();
     const until = Date.now() + SETTLE_MS;
     while (this.log.unreported > 0 && !this.navigation && Date.now() < until && !this.page.isClosed()) {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
     }
+  }
+
+  /** Until the main frame commits a document or its navigation is refused (bounded). */
+  private navigationOutcome(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        this.page.off('framenavigated', onNavigated);
+        resolve();
+      };
+      const onNavigated = (frame: Frame): void => {
+        if (frame === this.page.mainFrame()) done();
+      };
+      const timer = setTimeout(done, NAVIGATION_SETTLE_MS);
+      const poll = setInterval(() => this.navigation && done(), SETTLE_POLL_MS);
+      this.page.on('framenavigated', onNavigated);
+    });
   }
 
   dispose(): void {
