@@ -25,6 +25,8 @@ const RENDERER_MAIN = path.join(ROOT, 'dist', 'headless', 'main.js');
 const SITE = path.join(__dirname, '..', 'servers', 'static-site.js');
 const SITE_HOST = '127.0.0.2';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** The API -> renderer token (a standalone renderer refuses to start without one). */
+const RENDERER_TOKEN = 'bench-renderer-token-0123456789';
 
 async function startSite(tmpDir) {
   const port = await proc.freePort();
@@ -53,6 +55,9 @@ async function startRenderer(tmpDir, name = 'renderer', env = {}) {
       CHROMIUM_PATH: CHROMIUM,
       LOG_LEVEL: 'warn',
       HEADLESS_URLS: undefined,
+      HEADLESS_TOKEN: RENDERER_TOKEN,
+      // The renderer's egress layer judges every connection too: the local site must be allowed there.
+      RENDER_ALLOWED_HOSTS: SITE_HOST,
       ...env,
     },
   });
@@ -78,6 +83,7 @@ async function startApi(tmpDir, rendererBase, name = 'api', env = {}) {
       API_KEYS: '',
       HEADLESS_URLS: rendererBase,
       HEADLESS_PORT: String(await proc.freePort()),
+      HEADLESS_TOKEN: RENDERER_TOKEN,
       RENDER_ALLOWED_HOSTS: SITE_HOST,
       ...env,
     },
