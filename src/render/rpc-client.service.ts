@@ -8,6 +8,7 @@ import {
   OnModuleInit,
   Optional,
   ServiceUnavailableException,
+  UnprocessableEntityException,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
@@ -113,6 +114,7 @@ export class RpcClient implements OnModuleInit {
       url,
       context_key: key,
       queue_key: this.queueKeyOf(tenant),
+      ...(session.config.proxy && { proxy: session.config.proxy }),
       ...(reservation.storageState
         ? { storage_state: JSON.parse(reservation.storageState.json) as unknown, state_seq: reservation.storageState.seq }
         : {}),
@@ -272,6 +274,9 @@ function rendererError(status: number, body: Partial<RenderErrorResponse>): Http
   switch (status) {
     case 400:
       return new BadRequestException(message);
+    case 422:
+      // The egress policy refused the page itself (a redirect, a script, a rebinding DNS answer…).
+      return new UnprocessableEntityException(message);
     case 503:
       return new ServiceUnavailableException(`renderer unavailable: ${message}`);
     case 504:
