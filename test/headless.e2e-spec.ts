@@ -234,6 +234,7 @@ describe('headless renderer (real Chromium)', () => {
       ],
     });
     expect(res.status).toBe(200);
+    await sleep(500); // closing is asynchronous: a popup may tick until it is gone
     const before = site.hits('/tick');
     await sleep(1000);
     expect(site.hits('/tick') - before).toBeLessThanOrEqual(2); // a closed popup ticks no more

@@ -50,8 +50,9 @@ describe('fair sharing of renderer slots', () => {
     expect(b.status).toBe(200);
     expect(a.every((r) => r.status === 200)).toBe(true);
     const aDone = Math.max(...a.map((r) => r.at));
-    expect(bDone).toBeLessThan(4_000);
-    expect(aDone).toBeGreaterThan(8_000);
+    // Generous bounds for a loaded machine; FIFO would give bDone ≈ aDone ≥ 9 s.
+    expect(bDone).toBeLessThan(6_000);
+    expect(aDone - bDone).toBeGreaterThan(3_000);
     // At least 8 of A's renders finish after B: FIFO would have finished all 12 first.
     expect(a.filter((r) => r.at > bDone).length).toBeGreaterThanOrEqual(8);
   });
