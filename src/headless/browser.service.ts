@@ -5,7 +5,8 @@ import { ContextLease, ContextPool } from './context-pool';
 import type { StorageState } from '../renderer-rpc';
 import { firstLine, RenderError } from './errors';
 
-const CHROMIUM_ARGS = [
+/** Hardening flags of every Chromium the renderer starts (the shared one and per-session CDP ones). */
+export const CHROMIUM_ARGS = [
   '--no-sandbox', // the renderer commonly runs as root in a container, where the sandbox cannot start
   '--disable-gpu',
   '--disable-background-networking',

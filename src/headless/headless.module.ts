@@ -2,6 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { BrowserService } from './browser.service';
+import { CdpController } from './cdp.controller';
+import { CdpService } from './cdp.service';
 import { RenderController } from './render.controller';
 import { RenderService } from './render.service';
 
@@ -12,8 +14,8 @@ export class HeadlessModule {
     return {
       module: HeadlessModule,
       imports: [ConfigModule.forRoot(config)],
-      controllers: [RenderController],
-      providers: [BrowserService, RenderService],
+      controllers: [RenderController, CdpController],
+      providers: [BrowserService, RenderService, CdpService],
     };
   }
 }

@@ -3,6 +3,10 @@ import { AppConfig } from '../config/app-config';
 import { MemorySessionBackend } from './backends/memory-session.backend';
 import { RedisSessionBackend } from './backends/redis-session.backend';
 import { SESSION_BACKEND, SessionBackend } from './backends/session-backend';
+import { Clock } from '../common/clock';
+import { MemorySessionLocks } from './locks/memory-session-locks';
+import { RedisSessionLocks } from './locks/redis-session-locks';
+import { SESSION_LOCKS, SessionLocks } from './locks/session-locks';
 import { SessionCleanupService } from './session-cleanup.service';
 import { SessionStore } from './session.store';
 import { SessionsController } from './sessions.controller';
@@ -16,15 +20,26 @@ function createBackend(config: AppConfig): SessionBackend {
   }
 }
 
+/** The CDP connection locks live where the sessions do: one instance's memory, or Redis for all. */
+function createLocks(config: AppConfig, clock: Clock): SessionLocks {
+  switch (config.session_backend) {
+    case 'memory':
+      return new MemorySessionLocks(clock);
+    case 'redis':
+      return new RedisSessionLocks({ url: config.redis_url });
+  }
+}
+
 /** Global: the store is the NestJS form of RipTide's shared AppState session store. */
 @Global()
 @Module({
   controllers: [SessionsController],
   providers: [
     { provide: SESSION_BACKEND, useFactory: createBackend, inject: [AppConfig] },
+    { provide: SESSION_LOCKS, useFactory: createLocks, inject: [AppConfig, Clock] },
     SessionStore,
     SessionCleanupService,
   ],
-  exports: [SessionStore, SessionCleanupService],
+  exports: [SessionStore, SessionCleanupService, SESSION_LOCKS],
 })
 export class SessionModule {}

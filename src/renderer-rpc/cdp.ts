@@ -1,0 +1,48 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsObject, IsOptional, Min, ValidateNested } from 'class-validator';
+import { StorageStateDto } from './render-options.dto';
+import type { StorageState } from './render-response';
+
+/**
+ * The renderer's CDP endpoints, for one session incarnation (its context key):
+ *   POST   /cdp/:key        launch its browser, restored from the body's state (CdpStartRequestDto);
+ *                           503 `busy` at CDP_MAX_CONNECTIONS
+ *   GET    /cdp/:key        WebSocket upgrade: the filtered CDP stream of that browser (one attach)
+ *   POST   /cdp/:key/end    close it and answer its final state (CdpEndResponse); idempotent for a while
+ * Every one needs the renderer token, like every renderer route but /healthz.
+ */
+export const cdpPath = (key: string): string => `/cdp/${key}`;
+export const cdpEndPath = (key: string): string => `/cdp/${key}/end`;
+
+/** Largest CDP message either side passes on (screenshots and large DOMs travel as one message). */
+export const CDP_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+/** `POST /cdp/:key` body: the session's saved state, restored into the browser's default context. */
+export class CdpStartRequestDto {
+  @ApiPropertyOptional({ type: () => StorageStateDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => StorageStateDto)
+  storage_state?: StorageStateDto;
+
+  /** storage_state's order; the final snapshot is numbered one past it. */
+  @ApiPropertyOptional({ minimum: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  state_seq?: number;
+}
+
+/** `POST /cdp/:key/end` answer: the default context's final cookies and localStorage. */
+export interface CdpEndResponse {
+  /** null when the browser died before its state could be read. */
+  storage_state: StorageState | null;
+  state_seq: number | null;
+  /** The default context's first page's URL at the end (the session's last_url), if it had one. */
+  final_url: string | null;
+}
+
+/** Close code the renderer uses when the client's own `Browser.close` ended the browser. */
+export const CDP_CLOSED_BY_CLIENT = 4000;
