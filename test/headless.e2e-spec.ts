@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigError, loadConfig } from '../src/config/app-config';
 import type { RenderResponse, StorageState } from '../src/renderer-rpc';
 import { BrowserService } from '../src/headless/browser.service';
 import { createHeadlessApp } from '../src/headless/headless.app';
 import { Site, startSite } from './fixtures/site';
+import { closedPort } from './support/ports';
 import { RENDERER_TOKEN, startRenderer as startStandalone } from './support/renderer';
 
 jest.setTimeout(30_000);
@@ -39,15 +39,6 @@ async function startRenderer(overrides: Partial<Record<keyof AppConfig, unknown>
     },
     closeContext: (contextKey) => fetch(`${base}/contexts/${contextKey}`, { method: 'DELETE', headers: AUTH }),
   };
-}
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(host: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('headless renderer (real Chromium)', () => {
