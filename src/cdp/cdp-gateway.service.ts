@@ -1,6 +1,7 @@
 import {
   BadRequestException,
   BeforeApplicationShutdown,
+  ConflictException,
   Inject,
   Injectable,
   Logger,
@@ -14,7 +15,7 @@ import { AppConfig } from '../config/app-config';
 import { CdpEndReason, CdpMetricsRecorder } from '../metrics/cdp-metrics.recorder';
 import type { Renderer } from '../render/renderer-pool';
 import { CDP_MAX_MESSAGE_BYTES } from '../renderer-rpc';
-import { HeldLock, SESSION_LOCKS, SessionLocks, sessionInUse } from '../session/locks/session-locks';
+import { HeldLock, SESSION_LOCKS, SessionLocks, whenSessionFree } from '../session/locks/session-locks';
 import { Session } from '../session/session';
 import { RequestLimitReached } from '../session/session.errors';
 import { SessionStore } from '../session/session.store';
@@ -95,10 +96,12 @@ export class CdpGateway implements OnModuleInit, BeforeApplicationShutdown {
     const refusal = upgradeRefusal(request);
     if (refusal) throw new BadRequestException(refusal);
     const started = Date.now();
-    const lock = await this.locks.acquire(tenant, id, CDP_LOCK_LEASE_MS);
-    if (!lock) {
-      this.metrics.rejected('in_use');
-      throw sessionInUse(id);
+    let lock: HeldLock;
+    try {
+      lock = await whenSessionFree(this.locks, tenant, id, () => this.locks.acquire(tenant, id, CDP_LOCK_LEASE_MS));
+    } catch (err) {
+      if (err instanceof ConflictException) this.metrics.rejected('in_use');
+      throw err;
     }
     let prepared: Prepared;
     try {

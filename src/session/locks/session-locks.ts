@@ -48,17 +48,24 @@ export const CLOSING_GRACE_MS = 1000;
 const POLL_MS = 25;
 
 /**
- * Lets a render of the session go ahead: at once when nobody holds its lock, after the save
- * when its connection just ended (so the render sees what the client did), 409 while a client
- * stays connected (or when the save takes longer than SAVE_WAIT_MS).
+ * Runs `take` until it gives something, while the session's lock is held by a connection that
+ * is ending: after its save (so the caller sees what the client did). 409 while a client stays
+ * connected past CLOSING_GRACE_MS, or when a save takes longer than SAVE_WAIT_MS.
  */
-export async function awaitSessionFree(locks: SessionLocks, tenant: string, id: string): Promise<void> {
+export async function whenSessionFree<T>(locks: SessionLocks, tenant: string, id: string, take: () => Promise<T | null>): Promise<T> {
   const started = Date.now();
   for (;;) {
+    const taken = await take();
+    if (taken !== null) return taken;
     const phase = await locks.phase(tenant, id);
-    if (phase === null) return;
-    const waited = Date.now() - started;
-    if (waited >= (phase === 'connected' ? CLOSING_GRACE_MS : SAVE_WAIT_MS)) throw sessionInUse(id);
+    if (phase !== null && Date.now() - started >= (phase === 'connected' ? CLOSING_GRACE_MS : SAVE_WAIT_MS)) {
+      throw sessionInUse(id);
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/** Lets a render of the session go ahead once nobody holds its lock (see whenSessionFree). */
+export async function awaitSessionFree(locks: SessionLocks, tenant: string, id: string): Promise<void> {
+  await whenSessionFree(locks, tenant, id, async () => ((await locks.phase(tenant, id)) === null ? true : null));
 }
