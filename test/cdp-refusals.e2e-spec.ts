@@ -115,6 +115,14 @@ describe('CDP: refusals before the upgrade', () => {
     expect((await session('shared-name', KEY_B)).body.state.request_count).toBe(1);
   });
 
+  it('is documented in OpenAPI, with its ?token= parameter', async () => {
+    const doc = await stack.api.inject('/docs-json');
+    const route = doc.body.paths['/v1/sessions/{id}/cdp']?.get;
+    expect(route?.summary).toMatch(/CDP/);
+    expect(route.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['id', 'token']));
+    expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(['101', '401', '409', '429', '503']));
+  });
+
   it('a plain GET (no upgrade) is a 400 naming the problem', async () => {
     const res = await stack.api.inject({ url: '/v1/sessions/plain/cdp', headers: auth() });
     expect(res.status).toBe(400);

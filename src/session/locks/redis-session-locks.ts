@@ -1,4 +1,4 @@
-import { Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { BackendUnavailableError } from '../backends/session-backend';
@@ -43,7 +43,7 @@ export interface RedisSessionLocksOptions {
  * (`{tenant:sid}`, like the session's own keys), so it works on a Cluster. Its own connection,
  * failing fast like the backend's: while Redis is away a connect gets 503.
  */
-export class RedisSessionLocks implements SessionLocks, OnApplicationShutdown {
+export class RedisSessionLocks implements SessionLocks, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisSessionLocks.name);
   private readonly redis: Redis;
   private readonly prefix: string;
@@ -60,6 +60,18 @@ export class RedisSessionLocks implements SessionLocks, OnApplicationShutdown {
       connectionName: 'riptide-api:session-locks',
     });
     this.redis.on('error', (err: Error) => this.logger.debug(`session locks (redis): ${err.message}`));
+  }
+
+  /** Waits (bounded) for the first connection, so that the first connect after start does not fail. */
+  async onModuleInit(): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      this.redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async acquire(tenant: string, id: string, leaseMs: number): Promise<HeldLock | null> {
