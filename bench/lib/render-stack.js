@@ -25,6 +25,8 @@ const RENDERER_MAIN = path.join(ROOT, 'dist', 'headless', 'main.js');
 const SITE = path.join(__dirname, '..', 'servers', 'static-site.js');
 const SITE_HOST = '127.0.0.2';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** The renderer refuses to start without a token (and answers only calls that carry it): the API gets the same. */
+const RENDERER_TOKEN = 'bench-renderer-token-0123456789';
 
 async function startSite(tmpDir) {
   const port = await proc.freePort();
@@ -53,6 +55,7 @@ async function startRenderer(tmpDir, name = 'renderer', env = {}) {
       CHROMIUM_PATH: CHROMIUM,
       LOG_LEVEL: 'warn',
       HEADLESS_URLS: undefined,
+      HEADLESS_TOKEN: RENDERER_TOKEN,
       ...env,
     },
   });
@@ -77,6 +80,7 @@ async function startApi(tmpDir, rendererBase, name = 'api', env = {}) {
       LOG_LEVEL: 'warn',
       API_KEYS: '',
       HEADLESS_URLS: rendererBase,
+      HEADLESS_TOKEN: RENDERER_TOKEN,
       HEADLESS_PORT: String(await proc.freePort()),
       RENDER_ALLOWED_HOSTS: SITE_HOST,
       ...env,
@@ -251,6 +255,7 @@ async function postJson(url, body) {
 module.exports = {
   SITE_HOST,
   CHROMIUM,
+  RENDERER_TOKEN,
   startStack,
   affinities,
   cpuSnapshot,
