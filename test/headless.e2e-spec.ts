@@ -265,7 +265,8 @@ describe('headless renderer (real Chromium)', () => {
     const { status, body } = await r.post({ url: `http://127.0.0.2:${port}/` });
     expect(status).toBe(502);
     expect(body.kind).toBe('navigation_failed');
-    expect(body.error).toContain('ERR_CONNECTION_REFUSED');
+    // Behind the egress proxy the browser sees a closed connection; the proxy says why.
+    expect(body.error).toContain(`connect ECONNREFUSED 127.0.0.2:${port}`);
   });
 
   it.each([

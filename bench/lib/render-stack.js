@@ -25,7 +25,7 @@ const RENDERER_MAIN = path.join(ROOT, 'dist', 'headless', 'main.js');
 const SITE = path.join(__dirname, '..', 'servers', 'static-site.js');
 const SITE_HOST = '127.0.0.2';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-/** The renderer refuses to start without a token (and answers only calls that carry it): the API gets the same. */
+/** The API -> renderer token (a standalone renderer refuses to start without one). */
 const RENDERER_TOKEN = 'bench-renderer-token-0123456789';
 
 async function startSite(tmpDir) {
@@ -56,6 +56,8 @@ async function startRenderer(tmpDir, name = 'renderer', env = {}) {
       LOG_LEVEL: 'warn',
       HEADLESS_URLS: undefined,
       HEADLESS_TOKEN: RENDERER_TOKEN,
+      // The renderer's egress layer judges every connection too: the local site must be allowed there.
+      RENDER_ALLOWED_HOSTS: SITE_HOST,
       ...env,
     },
   });
@@ -80,8 +82,8 @@ async function startApi(tmpDir, rendererBase, name = 'api', env = {}) {
       LOG_LEVEL: 'warn',
       API_KEYS: '',
       HEADLESS_URLS: rendererBase,
-      HEADLESS_TOKEN: RENDERER_TOKEN,
       HEADLESS_PORT: String(await proc.freePort()),
+      HEADLESS_TOKEN: RENDERER_TOKEN,
       RENDER_ALLOWED_HOSTS: SITE_HOST,
       ...env,
     },

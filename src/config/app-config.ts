@@ -14,6 +14,7 @@ import {
   ValidationError,
 } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
+import { IsAllowList, IsDnsServers, IsUpstreamProxyUrl } from '../egress/config-validators';
 import { MIN_TOKEN_LENGTH } from '../renderer-rpc/renderer-token';
 
 const toList = ({ value }: { value: unknown }): unknown => {
@@ -73,16 +74,12 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1024) render_max_html_bytes: number;
   @Transform(toInt) @IsInt() @Min(1024) render_max_response_bytes: number;
   @Transform(toInt) @IsInt() @Min(100) @Max(1_000_000) render_max_screenshot_height_px: number;
-  @Transform(toList) @IsString({ each: true }) render_allowed_hosts: string[];
-  @Transform(toList)
-  @Matches(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, {
-    each: true,
-    message: 'each entry must be an IP address with an optional port (1.1.1.1, 1.1.1.1:53, [::1]:53)',
-  })
-  render_dns_servers: string[];
+  /** Hosts, addresses and CIDR ranges exempt from the egress policy (its only way around). */
+  @Transform(toList) @IsAllowList() render_allowed_hosts: string[];
+  /** Resolvers of the egress layer, `ip[:port]`; empty: the system's. */
+  @Transform(toList) @IsDnsServers() render_dns_servers: string[];
   /** Default upstream proxy for renders whose session names none; set by the operator, so trusted. */
-  @Matches(/^$|^(https?|socks5):\/\/[^\s/]+\/?$/, { message: 'must be empty or an http://, https:// or socks5:// proxy URL' })
-  render_upstream_proxy: string;
+  @IsUpstreamProxyUrl() render_upstream_proxy: string;
 
   /** A CDP connection with no client message for this long is closed (pings do not count). */
   @Transform(toInt) @IsInt() @Min(1) @Max(86_400) cdp_idle_seconds: number;
@@ -119,10 +116,14 @@ export interface LoadConfigOptions {
 
 const DEFAULT_FILE = join(__dirname, '..', '..', 'config', 'default.yaml');
 
+/** Keys whose values are secrets (or may carry one, like a proxy URL's password): never echoed. */
+const SECRET_KEYS = new Set<string>(['headless_token', 'render_upstream_proxy', 'api_keys']);
+
 function explain(error: ValidationError): string {
   const key = error.property;
   const reasons = Object.values(error.constraints ?? {}).join('; ');
-  return `config error: ${key.toUpperCase()} (${key}) ${reasons.replace(`${key} `, '')}, got ${JSON.stringify(error.value)}`;
+  const got = SECRET_KEYS.has(key) ? '' : `, got ${JSON.stringify(error.value)}`;
+  return `config error: ${key.toUpperCase()} (${key}) ${reasons.replace(`${key} `, '')}${got}`;
 }
 
 /** Reads the YAML defaults, applies the environment and validates once. Throws ConfigError. */

@@ -40,6 +40,7 @@ export class RenderController {
       render_time_ms: result.render_time_ms,
       actions_executed: result.actions_executed ?? [],
       action_error: result.action_error ?? null,
+      blocked_requests: result.blocked_requests ?? [],
       ...(session ? { session: toSessionResponse(session) } : {}),
     };
   }

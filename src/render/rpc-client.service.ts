@@ -9,6 +9,7 @@ import {
   OnModuleInit,
   Optional,
   ServiceUnavailableException,
+  UnprocessableEntityException,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
@@ -279,6 +280,9 @@ function rendererError(status: number, body: Partial<RenderErrorResponse>): Http
   switch (status) {
     case 400:
       return new BadRequestException(message);
+    case 422:
+      // The egress policy refused the page itself (a redirect, a script, a rebinding DNS answer…).
+      return new UnprocessableEntityException(message);
     case 503:
       return new ServiceUnavailableException(`renderer unavailable: ${message}`);
     case 504:

@@ -4,6 +4,7 @@ import { IsInt, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, Max
 import { CONTEXT_KEY_PATTERN } from './context-key';
 import { IsRenderActions, RenderActionBaseDto, RenderActionDto } from './render-action.dto';
 import { RenderArtifactsDto, RenderTimeoutsDto, StorageStateDto } from './render-options.dto';
+import { RenderProxyDto } from './render-proxy.dto';
 
 /** The longest URL either side takes (the API checks it first, with the same limit). */
 export const URL_MAX_LENGTH = 8192;
@@ -78,4 +79,12 @@ export class RenderRequestDto {
   @IsInt()
   @Min(0)
   state_seq?: number;
+
+  /** Chain this render's traffic through this upstream proxy; absent: RENDER_UPSTREAM_PROXY, or none. */
+  @ApiPropertyOptional({ type: () => RenderProxyDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => RenderProxyDto)
+  proxy?: RenderProxyDto;
 }

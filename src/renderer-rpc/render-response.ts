@@ -10,6 +10,12 @@ export interface ActionError {
   message: string;
 }
 
+/** A request of the page that the egress policy refused (`reason`: loopback, private, metadata, …). */
+export interface BlockedRequest {
+  url: string;
+  reason: string;
+}
+
 /** `POST /render` 200 body. */
 export interface RenderResponse {
   final_url: string;
@@ -29,6 +35,8 @@ export interface RenderResponse {
   state_seq: number | null;
   /** Whether the session's context was already warm (its storage_state input then ignored). */
   context_reused: boolean;
+  /** The page's requests the egress policy refused: the first 20, without repeats. */
+  blocked_requests: BlockedRequest[];
 }
 
 /** `GET /healthz` body. */
