@@ -156,7 +156,10 @@ export class CdpGateway implements OnModuleInit, BeforeApplicationShutdown {
     try {
       renderer = await this.renderers.start(
         key,
-        storageState ? { storage_state: JSON.parse(storageState.json), state_seq: storageState.seq } : {},
+        {
+          ...(storageState && { storage_state: JSON.parse(storageState.json), state_seq: storageState.seq }),
+          ...(session.config.proxy && { proxy: { ...session.config.proxy } }),
+        },
         request.id,
       );
       const upstream = await this.renderers.open(renderer, key);

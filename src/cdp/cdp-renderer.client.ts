@@ -1,4 +1,11 @@
-import { BadGatewayException, BadRequestException, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import {
+  BadGatewayException,
+  BadRequestException,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { WebSocket } from 'ws';
 import { retryLater } from '../common/retry-after';
 import { Renderer, RendererPool } from '../render/renderer-pool';
@@ -64,6 +71,8 @@ export class CdpRendererClient {
         continue;
       }
       if (response.statusCode === 400) throw new BadRequestException(message);
+      // The session's upstream proxy is on a host the egress policy refuses.
+      if (response.statusCode === 422) throw new UnprocessableEntityException(message);
       throw new BadGatewayException(`renderer could not start the CDP browser: ${message}`);
     }
     throw new CdpCapacityReached(`no CDP browser available: ${refusal}`);

@@ -1,7 +1,7 @@
 import { WebSocket, type RawData } from 'ws';
 import { CDP_CLOSED_BY_CLIENT, CDP_MAX_MESSAGE_BYTES, CdpEndResponse, StorageState } from '../renderer-rpc';
 import { SessionBrowser } from './cdp-browser';
-import { CDP_REFUSED_CODE, CdpCommand, judgeCdpCommand, parseCdpCommand } from './cdp-filter';
+import { CDP_REFUSED_CODE, CdpCommand, CdpEgress, judgeCdpCommand, parseCdpCommand } from './cdp-filter';
 
 const SNAPSHOT_TIMEOUT_MS = 15_000;
 
@@ -25,6 +25,8 @@ export class CdpConnection {
     readonly browser: SessionBrowser,
     /** The restored state's order; the final snapshot is numbered one past it. */
     private readonly restoredSeq: number,
+    /** The session's egress listener, which every context the client creates is pointed at. */
+    private readonly egress: CdpEgress,
   ) {
     browser.onExit(() => void this.end());
   }
@@ -84,11 +86,11 @@ export class CdpConnection {
       this.answer({ error: { code: CDP_REFUSED_CODE, message: 'not a CDP command' } });
       return;
     }
-    const verdict = judgeCdpCommand(command);
+    const verdict = judgeCdpCommand(command, this.egress);
     switch (verdict.kind) {
       case 'forward':
         if (command.method === 'Target.createBrowserContext') this.creatingContexts.add(commandKey(command));
-        upstream.send(JSON.stringify(command));
+        upstream.send(JSON.stringify(verdict.params ? { ...command, params: verdict.params } : command));
         return;
       case 'ignore':
         this.answer(reply(command, { result: {} }));

@@ -1,13 +1,17 @@
 import { judgeCdpCommand, navigable, parseCdpCommand } from './cdp-filter';
 
 describe('judgeCdpCommand', () => {
-  const judge = (method: string, params?: Record<string, unknown>) => judgeCdpCommand({ id: 1, method, params });
+  const egress = { proxyServer: 'http://127.0.0.1:5555', proxyBypassList: '<-loopback>' };
+  const judge = (method: string, params?: Record<string, unknown>) => judgeCdpCommand({ id: 1, method, params }, egress);
 
   it('forwards ordinary commands, also navigations to http(s) and about:blank', () => {
     expect(judge('Runtime.evaluate', { expression: '1' })).toEqual({ kind: 'forward' });
     expect(judge('Page.navigate', { url: 'https://example.com/' })).toEqual({ kind: 'forward' });
     expect(judge('Target.createTarget', { url: 'about:blank' })).toEqual({ kind: 'forward' });
-    expect(judge('Target.createBrowserContext', { disposeOnDetach: true })).toEqual({ kind: 'forward' });
+    expect(judge('Target.createBrowserContext', { disposeOnDetach: true })).toEqual({
+      kind: 'forward',
+      params: { disposeOnDetach: true, ...egress },
+    });
   });
 
   it.each(['file:///etc/passwd', 'chrome://version', 'data:text/html,x', 'javascript:1', 'view-source:http://a.test/', 'not a url'])(
@@ -46,7 +50,7 @@ describe('parseCdpCommand', () => {
 
   it('reads a duplicated key once, as the forwarded (re-serialised) message will say', () => {
     const parsed = parseCdpCommand('{"id":1,"method":"Page.navigate","params":{"url":"https://a.test/"},"params":{"url":"file:///etc/passwd"}}');
-    expect(judgeCdpCommand(parsed!).kind).toBe('refuse');
+    expect(judgeCdpCommand(parsed!, { proxyServer: 'http://127.0.0.1:1', proxyBypassList: '<-loopback>' }).kind).toBe('refuse');
     expect(JSON.parse(JSON.stringify(parsed)).params.url).toBe('file:///etc/passwd');
   });
 });

@@ -14,8 +14,11 @@ export interface CdpCommand {
 }
 
 export type CdpVerdict =
-  /** Send it to the browser as parsed (never the raw bytes, so both sides read the same JSON). */
-  | { kind: 'forward' }
+  /**
+   * Send it to the browser as parsed (never the raw bytes, so both sides read the same JSON),
+   * with `params` in place of the client's when given.
+   */
+  | { kind: 'forward'; params?: Record<string, unknown> }
   /** Answer it here with an empty result, without sending it on. */
   | { kind: 'ignore' }
   /** Answer it here with a CDP error. */
@@ -27,6 +30,12 @@ export type CdpVerdict =
 export const CDP_REFUSED_CODE = -32000;
 
 const FORWARD: CdpVerdict = { kind: 'forward' };
+
+/** Where the session browser's traffic must go: its egress listener, loopback not bypassed. */
+export interface CdpEgress {
+  proxyServer: string;
+  proxyBypassList: string;
+}
 
 /** Commands naming a URL the browser would load at the top level. */
 const NAVIGATIONS: Readonly<Record<string, string>> = {
@@ -46,7 +55,7 @@ export function navigable(url: unknown): boolean {
   }
 }
 
-export function judgeCdpCommand(command: CdpCommand): CdpVerdict {
+export function judgeCdpCommand(command: CdpCommand, egress: CdpEgress): CdpVerdict {
   const params = command.params ?? {};
   switch (command.method) {
     case 'Browser.close':
@@ -55,11 +64,13 @@ export function judgeCdpCommand(command: CdpCommand): CdpVerdict {
     case 'Browser.setDownloadBehavior':
     case 'Page.setDownloadBehavior':
       return { kind: 'ignore' };
+    // A context of the client's goes through the session's egress listener like the default
+    // one: its own proxy settings (`direct://` included) would step around the egress policy.
     case 'Target.createBrowserContext':
       if (params.proxyServer !== undefined || params.proxyBypassList !== undefined) {
         return { kind: 'refuse', message: "per-context proxies are not allowed: the session's egress path applies to every context" };
       }
-      return FORWARD;
+      return { kind: 'forward', params: { ...params, ...egress } };
     // Files on the renderer are not the client's to upload into a page.
     case 'DOM.setFileInputFiles':
       return { kind: 'refuse', message: 'DOM.setFileInputFiles is not allowed: files on the renderer are not yours' };

@@ -2,7 +2,9 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { WebSocketServer } from 'ws';
 import { AppConfig } from '../config/app-config';
 import { CDP_MAX_MESSAGE_BYTES, CdpEndResponse, CdpStartRequestDto, StorageState } from '../renderer-rpc';
-import { BrowserService } from './browser.service';
+import { EgressIdentity } from '../egress/egress-identity';
+import { RendererEgress } from '../egress/renderer-egress';
+import { BrowserService, BYPASS_NOTHING } from './browser.service';
 import { SessionBrowser } from './cdp-browser';
 import { CdpConnection } from './cdp-connection';
 import { RenderError } from './errors';
@@ -32,6 +34,7 @@ export class CdpService implements OnApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly browsers: BrowserService,
+    private readonly egress: RendererEgress,
   ) {}
 
   get running(): number {
@@ -55,25 +58,54 @@ export class CdpService implements OnApplicationShutdown {
     // would keep what the connection is about to change.
     this.browsers.closeContext(key);
     this.starting++;
+    let identity: EgressIdentity | undefined;
     let browser: SessionBrowser;
     try {
-      browser = await SessionBrowser.launch({ chromiumPath: this.config.chromium_path, launchTimeoutMs: LAUNCH_TIMEOUT_MS });
+      identity = await this.egressFor(request);
+      browser = await SessionBrowser.launch({
+        chromiumPath: this.config.chromium_path,
+        launchTimeoutMs: LAUNCH_TIMEOUT_MS,
+        // Everything the browser sends leaves through the session's egress listener; the
+        // contexts a client creates are pointed at it too (see judgeCdpCommand).
+        extraArgs: [`--proxy-server=${identity.server}`, `--proxy-bypass-list=${BYPASS_NOTHING}`],
+      });
+    } catch (error) {
+      await identity?.close();
+      throw error;
     } finally {
       this.starting--;
     }
+    const egress = identity;
+    browser.onExit(() => void egress.close());
     try {
       if (request.storage_state) await browser.restore(request.storage_state as StorageState);
     } catch (error) {
       await browser.close();
       throw new RenderError('invalid_request', `storage_state rejected: ${(error as Error).message}`);
     }
-    const connection = new CdpConnection(browser, request.state_seq ?? 0);
+    const connection = new CdpConnection(browser, request.state_seq ?? 0, { proxyServer: egress.server, proxyBypassList: BYPASS_NOTHING });
     this.connections.set(key, connection);
     const unattached = setTimeout(() => {
       if (!connection.attached) void connection.end();
     }, ATTACH_WITHIN_MS);
     unattached.unref();
     void this.forgetWhenEnded(key, connection, unattached);
+  }
+
+  /**
+   * The session browser's own egress listener, chained to the session's upstream proxy (well
+   * formed, on a host the policy allows) or the operator's default.
+   */
+  private async egressFor(request: CdpStartRequestDto): Promise<EgressIdentity> {
+    let upstream = null;
+    if (request.proxy) {
+      const outcome = await this.egress.sessionProxy(request.proxy);
+      if (!outcome.ok) throw new RenderError(outcome.problem === 'invalid' ? 'invalid_request' : 'egress_refused', outcome.message);
+      upstream = outcome.upstream;
+    }
+    const identity = await this.egress.openIdentity('cdp');
+    if (upstream) identity.route(upstream);
+    return identity;
   }
 
   /** The key's connection, ready for the API's socket; 404 when there is none to attach to. */

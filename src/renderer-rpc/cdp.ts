@@ -2,6 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, Min, ValidateNested } from 'class-validator';
 import { StorageStateDto } from './render-options.dto';
+import { RenderProxyDto } from './render-proxy.dto';
 import type { StorageState } from './render-response';
 
 /**
@@ -33,6 +34,14 @@ export class CdpStartRequestDto {
   @IsInt()
   @Min(0)
   state_seq?: number;
+
+  /** The session's upstream proxy: all the browser's traffic chains through it, after the egress policy. */
+  @ApiPropertyOptional({ type: () => RenderProxyDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => RenderProxyDto)
+  proxy?: RenderProxyDto;
 }
 
 /** `POST /cdp/:key/end` answer: the default context's final cookies and localStorage. */
