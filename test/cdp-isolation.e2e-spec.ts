@@ -30,12 +30,7 @@ describe('CDP: a browser per session', () => {
     expect(await page.$eval('h1', (h) => h.textContent)).toBe('Logged in');
     await browser.close();
 
-    const render = await stack.api.inject({
-      method: 'POST',
-      url: '/v1/render',
-      headers: auth(),
-      payload: { url: stack.site.url('/whoami'), session_id: 'pptr' },
-    });
+    const render = await stack.render('pptr', '/whoami');
     expect(render.status).toBe(200);
     expect(render.body.html).toContain('sid=abc123');
     expect(render.body.html).toContain('<pre id="token">t-123</pre>');
@@ -96,12 +91,7 @@ describe('CDP: a browser per session', () => {
     await scratchPage.goto(stack.site.url('/login'));
     await browser.close();
 
-    const render = await stack.api.inject({
-      method: 'POST',
-      url: '/v1/render',
-      headers: auth(),
-      payload: { url: stack.site.url('/whoami'), session_id: 'filter' },
-    });
+    const render = await stack.render('filter', '/whoami');
     expect(render.body.html).toContain('<pre id="token">null</pre>');
     expect(render.body.html).not.toContain('sid=abc123');
   });

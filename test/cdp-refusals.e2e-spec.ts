@@ -62,12 +62,7 @@ describe('CDP: refusals before the upgrade', () => {
     const second = await tryUpgrade(stack.cdpUrl('busy'), auth());
     expect(second !== 'open' && second.status).toBe(409);
     expect(second !== 'open' && second.body.message).toMatch(/session in use/);
-    const render = await stack.api.inject({
-      method: 'POST',
-      url: '/v1/render',
-      headers: auth(),
-      payload: { url: stack.site.url('/static'), session_id: 'busy' },
-    });
+    const render = await stack.render('busy', '/static');
     expect(render.status).toBe(409);
     expect(render.body.message).toMatch(/session in use/);
     expect((await session('busy')).body.state.request_count).toBe(1);

@@ -19,8 +19,7 @@ describe('CDP: state kept in the session', () => {
     await stack?.close();
   });
 
-  const render = (sessionId: string, path: string) =>
-    stack.api.inject({ method: 'POST', url: '/v1/render', headers: auth(), payload: { url: stack.site.url(path), session_id: sessionId } });
+  const render = (sessionId: string, path: string) => stack.render(sessionId, path);
 
   it('Playwright logs in over CDP; browser.close(); a render right after sees the cookie and localStorage', async () => {
     const browser = await chromium.connectOverCDP(stack.cdpUrl('pw-login'), { headers: auth() });

@@ -203,7 +203,10 @@ export class CdpGateway implements OnModuleInit, BeforeApplicationShutdown {
     } finally {
       await this.release(live.lock);
       this.live.delete(liveKey(tenant, id));
-      this.metrics.closed(reason, (Date.now() - live.openedAt) / 1000);
+      const seconds = (Date.now() - live.openedAt) / 1000;
+      this.metrics.closed(reason, seconds);
+      // The upgraded request left Fastify's request log when it was taken over: one line here.
+      this.logger.log({ tenant, session_id: id, reason, seconds: Math.round(seconds) }, 'CDP connection ended');
     }
   }
 

@@ -1,8 +1,5 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, Min, ValidateNested } from 'class-validator';
-import { StorageStateDto } from './render-options.dto';
-import { RenderProxyDto } from './render-proxy.dto';
+import { PickType } from '@nestjs/swagger';
+import { RenderRequestDto } from './render-request.dto';
 import type { StorageState } from './render-response';
 
 /**
@@ -19,30 +16,12 @@ export const cdpEndPath = (key: string): string => `/cdp/${key}/end`;
 /** Largest CDP message either side passes on (screenshots and large DOMs travel as one message). */
 export const CDP_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
-/** `POST /cdp/:key` body: the session's saved state, restored into the browser's default context. */
-export class CdpStartRequestDto {
-  @ApiPropertyOptional({ type: () => StorageStateDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => StorageStateDto)
-  storage_state?: StorageStateDto;
-
-  /** storage_state's order; the final snapshot is numbered one past it. */
-  @ApiPropertyOptional({ minimum: 0 })
-  @IsOptional()
-  @IsInt()
-  @Min(0)
-  state_seq?: number;
-
-  /** The session's upstream proxy: all the browser's traffic chains through it, after the egress policy. */
-  @ApiPropertyOptional({ type: () => RenderProxyDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => RenderProxyDto)
-  proxy?: RenderProxyDto;
-}
+/**
+ * `POST /cdp/:key` body: the session's saved state (restored into the browser's default
+ * context; its final snapshot is numbered one past state_seq) and its upstream proxy, with the
+ * same fields and checks as a render's.
+ */
+export class CdpStartRequestDto extends PickType(RenderRequestDto, ['storage_state', 'state_seq', 'proxy'] as const) {}
 
 /** `POST /cdp/:key/end` answer: the default context's final cookies and localStorage. */
 export interface CdpEndResponse {

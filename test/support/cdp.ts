@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { startSite, Site } from '../fixtures/site';
-import { bootApp, BootedApp, ConfigOverrides } from './app';
+import { bootApp, BootedApp, ConfigOverrides, InjectResponse } from './app';
 import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './renderer';
 
 export const KEY_A = 'cdp-key-tenant-a';
@@ -15,6 +15,8 @@ export interface CdpStack {
   site: Site;
   /** ws:// URL of a session's CDP route. */
   cdpUrl(sessionId: string, query?: string): string;
+  /** POST /v1/render of the site's `path` in a session, with tenant A's key. */
+  render(sessionId: string, path: string): Promise<InjectResponse<any>>; // JSON bodies, as BootedApp.inject gives them
   close(): Promise<void>;
 }
 
@@ -39,6 +41,8 @@ export async function startCdpStack(overrides: ConfigOverrides = {}, rendererOve
     renderer,
     site,
     cdpUrl: (sessionId, query) => `${base}/v1/sessions/${sessionId}/cdp${query ? `?${query}` : ''}`,
+    render: (sessionId, path) =>
+      api.inject({ method: 'POST', url: '/v1/render', headers: auth(), payload: { url: site.url(path), session_id: sessionId } }),
     close: async () => {
       await api.close();
       await renderer.app.close();
