@@ -27,6 +27,10 @@ const SITE_HOST = '127.0.0.2';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** The API -> renderer token (a standalone renderer refuses to start without one). */
 const RENDERER_TOKEN = 'bench-renderer-token-0123456789';
+/** What a client calling the renderer directly must send, as the API does. */
+const RENDERER_AUTH = { authorization: `Bearer ${RENDERER_TOKEN}` };
+/** A renderer context key (64 hex) for a bench session name. */
+const benchContextKey = (name) => require('node:crypto').createHash('sha256').update(name).digest('hex');
 
 async function startSite(tmpDir) {
   const port = await proc.freePort();
@@ -255,6 +259,8 @@ async function postJson(url, body) {
 }
 
 module.exports = {
+  RENDERER_AUTH,
+  benchContextKey,
   SITE_HOST,
   CHROMIUM,
   RENDERER_TOKEN,

@@ -13,6 +13,6 @@ import { UrlPolicy } from './url-policy';
 @Module({
   controllers: [RenderController],
   providers: [EmbeddedRenderer, RendererPool, RpcClient, UrlPolicy, RenderRequestGuard, TenantConcurrencyGuard, RequestLimitGuard],
-  exports: [RpcClient, RendererPool],
+  exports: [RpcClient, RendererPool, UrlPolicy],
 })
 export class RenderModule {}

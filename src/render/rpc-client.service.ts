@@ -121,6 +121,7 @@ export class RpcClient implements OnModuleInit {
       url,
       context_key: key,
       queue_key: this.queueKeyOf(tenant),
+      ...(session.config.proxy && { proxy: session.config.proxy }),
       ...(reservation.storageState
         ? { storage_state: JSON.parse(reservation.storageState.json) as unknown, state_seq: reservation.storageState.seq }
         : {}),

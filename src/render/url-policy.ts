@@ -2,6 +2,7 @@ import { BadGatewayException, BadRequestException, Injectable, UnprocessableEnti
 import { AppConfig } from '../config/app-config';
 import { EgressPolicy } from '../egress/egress-policy';
 import { formatHost } from '../egress/egress-target';
+import { parseUpstreamProxy, ProxySetting } from '../egress/upstream-proxy';
 
 /**
  * The API's early check of the URL a client sent (DESIGN §5): the egress policy the renderer's
@@ -40,6 +41,22 @@ export class UrlPolicy {
       case 'unresolved':
         // Not a refusal: the address is unknown, so the page cannot be fetched (as a browser would say).
         throw new BadGatewayException(`url host '${host}' does not resolve`);
+    }
+  }
+
+  /**
+   * A session's own upstream proxy (DESIGN §2): a tenant must not name an internal host as its
+   * proxy, so its host passes the same policy (422 naming it). A name that does not resolve now
+   * is accepted: the renderer judges it again, at every render, where it is used.
+   */
+  async checkProxy(setting: ProxySetting): Promise<void> {
+    const upstream = parseUpstreamProxy(setting, false);
+    if (typeof upstream === 'string') throw new BadRequestException(`proxy.${upstream}`);
+    const verdict = await this.policy.checkTarget(upstream.target);
+    if (verdict.outcome === 'refused') {
+      throw new UnprocessableEntityException(
+        `proxy host '${formatHost(verdict.target.host)}' is refused by the egress policy (${verdict.reason}); it is not allow-listed`,
+      );
     }
   }
 }
