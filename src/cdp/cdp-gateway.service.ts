@@ -27,6 +27,8 @@ import { CLOSE_GOING_AWAY, CLOSE_POLICY, CdpProxy } from './cdp-proxy';
  * refresh, which comes every third of it while connected.
  */
 export const CDP_LOCK_LEASE_MS = 6000;
+/** The lease while the browser is started (the connection's refreshes shorten it to CDP_LOCK_LEASE_MS). */
+const START_LEASE_MS = 60_000;
 /** The lease while the state is saved (ending the browser and writing the state). */
 const SAVE_LEASE_MS = 60_000;
 /** An auto-renew session is touched at least this often while connected (and every ttl/3). */
@@ -88,17 +90,13 @@ export class CdpGateway implements OnModuleInit, BeforeApplicationShutdown {
     });
   }
 
-  get active(): number {
-    return this.live.size;
-  }
-
   async connect(tenant: string, id: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const refusal = upgradeRefusal(request);
     if (refusal) throw new BadRequestException(refusal);
     const started = Date.now();
     let lock: HeldLock;
     try {
-      lock = await whenSessionFree(this.locks, tenant, id, () => this.locks.acquire(tenant, id, CDP_LOCK_LEASE_MS));
+      lock = await whenSessionFree(this.locks, tenant, id, () => this.locks.acquire(tenant, id, START_LEASE_MS));
     } catch (err) {
       if (err instanceof ConflictException) this.metrics.rejected('in_use');
       throw err;

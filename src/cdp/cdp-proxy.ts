@@ -54,6 +54,8 @@ export class CdpProxy {
       () => this.close('max_duration', CLOSE_POLICY, `connection reached its maximum of ${Math.round(limits.maxMs / 1000)} s`),
       limits.maxMs,
     );
+    // The renderer's socket may have closed while the client's upgrade completed.
+    if (upstream.readyState !== WebSocket.OPEN) this.close('renderer', CLOSE_INTERNAL, 'renderer connection lost');
   }
 
   /** Ends the connection (once): the client gets `code` and `reason`, the renderer's socket is closed. */
