@@ -51,7 +51,7 @@ describe('CDP: state kept in the session', () => {
 
     // GET does not wait for the save (a render does): the page the client left is recorded soon after.
     const session = () => stack.api.inject({ url: '/v1/sessions/render-first', headers: auth() });
-    await eventually(async () => (await session()).body.state.last_url === stack.site.url('/whoami'));
+    await eventually(async () => (await session()).body.state.last_url === stack.site.url('/whoami'), 30_000);
     expect((await session()).body.state.request_count).toBe(2);
   });
 });
