@@ -2,7 +2,9 @@
  * The egress policy holds for everything a CDP-driven browser does (DESIGN §3, §5): a page's
  * navigation and fetch to a loopback canary fail with 0 hits, also in a context the client
  * created; the allowed site still works. A session whose proxy names a loopback host is
- * refused before the upgrade (422), and its request is given back.
+ * refused before the upgrade (422), and its request is given back: the API here allows
+ * 127.0.0.1 (so that it stores such a proxy at all) while the renderer does not, so it is the
+ * renderer's own check that refuses.
  */
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +20,7 @@ describe('CDP: the egress policy applies to the connected browser', () => {
   let hits = 0;
 
   beforeAll(async () => {
-    stack = await startCdpStack();
+    stack = await startCdpStack({ render_allowed_hosts: ['127.0.0.2', '127.0.0.1'] });
     canary = createServer((_req, res) => {
       hits++;
       res.end('canary');
@@ -55,12 +57,13 @@ describe('CDP: the egress policy applies to the connected browser', () => {
   });
 
   it("a session proxy on a loopback host is refused before the upgrade (422), using up no request", async () => {
-    await stack.api.inject({
+    const created = await stack.api.inject({
       method: 'POST',
       url: '/v1/sessions',
       headers: auth(),
       payload: { session_id: 'bad-proxy', proxy: { server: canaryUrl.replace(/\/$/, '') } },
     });
+    expect(created.status).toBe(201);
     const refused = await tryUpgrade(stack.cdpUrl('bad-proxy'), auth());
     expect(refused !== 'open' && refused.status).toBe(422);
     expect(refused !== 'open' && refused.body.message).toMatch(/proxy host/);
