@@ -21,6 +21,9 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     ...httpTimeouts(config),
     // Session ids are up to 128 characters; longer ones must reach validation for a clear 400.
     routerOptions: { maxParamLength: 1024 },
+    // No Nest middleware runs in this app (request logging is Fastify's own, see app.module.ts):
+    // without @fastify/middie, a request does not walk an empty middleware chain.
+    skipMiddie: true,
     genReqId: genRequestId,
     requestIdHeader: false,
     // The 503 while closing lets load balancers move on during a graceful shutdown.
@@ -51,7 +54,9 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   closeConnectionsOnShutdown(fastify);
   // GET /v1/sessions/:id/cdp upgrades to a WebSocket through the ordinary route pipeline.
   routeUpgradeRequests(fastify);
-  app.enableShutdownHooks();
+  // process.exit after the shutdown hooks (not re-raising the signal): pino flushes the
+  // request log it batches (common/logger.ts) on the process's 'exit' event.
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
 
   const document = SwaggerModule.createDocument(
     app,

@@ -1,9 +1,10 @@
 import { Global, Module } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
+import { SessionMetricsRecorder, TimedSessionBackend } from '../metrics/session-metrics.recorder';
 import { MemorySessionBackend } from './backends/memory-session.backend';
 import { RedisSessionBackend } from './backends/redis-session.backend';
 import { SESSION_BACKEND, SessionBackend } from './backends/session-backend';
-import { Clock } from '../common/clock';
 import { MemorySessionLocks } from './locks/memory-session-locks';
 import { RedisSessionLocks } from './locks/redis-session-locks';
 import { SESSION_LOCKS, SessionLocks } from './locks/session-locks';
@@ -37,7 +38,14 @@ function createLocks(config: AppConfig, clock: Clock): SessionLocks {
   providers: [
     { provide: SESSION_BACKEND, useFactory: createBackend, inject: [AppConfig] },
     { provide: SESSION_LOCKS, useFactory: createLocks, inject: [AppConfig, Clock] },
-    SessionStore,
+    {
+      provide: SessionStore,
+      // The store uses the backend through the timing wrapper; Nest keeps the backend itself
+      // (SESSION_BACKEND) for its lifecycle hooks.
+      useFactory: (backend: SessionBackend, clock: Clock, config: AppConfig, recorder: SessionMetricsRecorder) =>
+        new SessionStore(new TimedSessionBackend(backend, recorder), clock, config, recorder),
+      inject: [SESSION_BACKEND, Clock, AppConfig, SessionMetricsRecorder],
+    },
     SessionCleanupService,
   ],
   exports: [SessionStore, SessionCleanupService, SESSION_LOCKS],

@@ -1,4 +1,4 @@
-import { BadRequestException, Inject, Injectable, Optional } from '@nestjs/common';
+import { BadRequestException, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { SessionMetricsRecorder } from '../metrics/session-metrics.recorder';
@@ -15,7 +15,7 @@ import {
   SessionRef,
   StateSnapshot,
 } from './session';
-import { CreateOutcome, SESSION_BACKEND, SessionBackend, SessionPage } from './backends/session-backend';
+import { CreateOutcome, SessionBackend, SessionPage } from './backends/session-backend';
 import {
   capacityReached,
   RequestLimitReached,
@@ -52,7 +52,8 @@ export interface SessionMetrics {
 /**
  * The session store: defaults, capacity and limits over whichever backend is configured.
  * Method names follow RipTide's RpcSessionStore (getOrCreate, get, remove, cleanupExpired,
- * metrics) so in-process callers read the same.
+ * metrics) so in-process callers read the same. Built by SessionModule's factory, over the
+ * backend wrapped for metrics; without a recorder (tests), over the backend as is.
  */
 @Injectable()
 export class SessionStore {
@@ -61,12 +62,11 @@ export class SessionStore {
   private readonly removalListeners = new Set<(removed: SessionRef) => void>();
 
   constructor(
-    @Inject(SESSION_BACKEND) private readonly backend: SessionBackend,
+    private readonly backend: SessionBackend,
     private readonly clock: Clock,
     private readonly appConfig: AppConfig,
-    @Optional() private readonly recorder?: SessionMetricsRecorder,
+    private readonly recorder?: SessionMetricsRecorder,
   ) {
-    if (recorder) this.backend = recorder.instrument(backend);
     this.defaults = {
       ttlSeconds: appConfig.session_default_ttl_seconds,
       autoRenew: true,

@@ -157,8 +157,12 @@ export function remainingRequests(session: Session): number | null {
 
 /** Nearest-rank percentile of unsorted samples; null when there are none. */
 export function percentile(samples: readonly number[], q: number): number | null {
-  if (samples.length === 0) return null;
+  return percentiles(samples, [q])[0];
+}
+
+/** Nearest-rank percentiles of unsorted samples, sorted once for all of them; nulls when there are none. */
+export function percentiles(samples: readonly number[], qs: readonly number[]): (number | null)[] {
+  if (samples.length === 0) return qs.map(() => null);
   const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil(q * sorted.length));
-  return sorted[rank - 1];
+  return qs.map((q) => sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]);
 }

@@ -1,7 +1,6 @@
-import { percentile, remainingRequests, Session } from '../session';
+import { isoTimestamp as iso } from '../../common/iso-time';
+import { percentiles, remainingRequests, Session } from '../session';
 import type { SessionMetrics } from '../session.store';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /**
  * The wire form of a session (DESIGN §2). Neither its incarnation nor its proxy's password is
@@ -9,6 +8,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
  */
 export function toSessionResponse(session: Session) {
   const { config } = session;
+  const [p50, p95, p99] = percentiles(session.renderTimes, [0.5, 0.95, 0.99]);
   const proxy = config.proxy && {
     server: config.proxy.server,
     ...(config.proxy.username !== undefined && { username: config.proxy.username }),
@@ -32,9 +32,9 @@ export function toSessionResponse(session: Session) {
       last_error: session.lastError,
       total_render_time_ms: session.totalRenderTimeMs,
       avg_render_time_ms: session.renderCount > 0 ? session.totalRenderTimeMs / session.renderCount : 0,
-      render_time_ms_p50: percentile(session.renderTimes, 0.5),
-      render_time_ms_p95: percentile(session.renderTimes, 0.95),
-      render_time_ms_p99: percentile(session.renderTimes, 0.99),
+      render_time_ms_p50: p50,
+      render_time_ms_p95: p95,
+      render_time_ms_p99: p99,
       metadata: session.metadata,
     },
     remaining_requests: remainingRequests(session),
@@ -42,6 +42,53 @@ export function toSessionResponse(session: Session) {
 }
 
 export type SessionResponse = ReturnType<typeof toSessionResponse>;
+
+const nullable = (type: string) => ({ type: [type, 'null'] });
+/** Numbers stay `number`, never `integer`: fast-json-stringify would round a non-integer one. */
+const number = { type: 'number' };
+
+/**
+ * toSessionResponse's output as a JSON schema, property for property in the same order: as a
+ * route's response schema, Fastify serializes with fast-json-stringify, about a third of
+ * JSON.stringify's cost on a session (about 0.6 µs against 2 µs here).
+ * The bytes are JSON.stringify's (session.response.spec.ts); a property missing here would be
+ * dropped from the answer, which that test catches.
+ */
+export const SESSION_RESPONSE_SCHEMA = {
+  type: 'object',
+  properties: {
+    session_id: { type: 'string' },
+    created_at: { type: 'string' },
+    last_accessed: { type: 'string' },
+    expires_at: { type: 'string' },
+    config: {
+      type: 'object',
+      properties: {
+        ttl_seconds: number,
+        auto_renew: { type: 'boolean' },
+        max_requests: number,
+        track_metrics: { type: 'boolean' },
+        proxy: { type: 'object', properties: { server: { type: 'string' }, username: { type: 'string' } } },
+      },
+    },
+    state: {
+      type: 'object',
+      properties: {
+        request_count: number,
+        error_count: number,
+        last_url: nullable('string'),
+        last_error: nullable('string'),
+        total_render_time_ms: number,
+        avg_render_time_ms: number,
+        render_time_ms_p50: nullable('number'),
+        render_time_ms_p95: nullable('number'),
+        render_time_ms_p99: nullable('number'),
+        metadata: { type: 'object', additionalProperties: { type: 'string' } },
+      },
+    },
+    remaining_requests: nullable('number'),
+  },
+} as const;
 
 export function toMetricsResponse(m: SessionMetrics) {
   return {
