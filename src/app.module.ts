@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
+import { CdpModule } from './cdp/cdp.module';
 import { loggerFor } from './common/logger';
 import { CommonModule } from './common/common.module';
 import { AppConfig } from './config/app-config';
@@ -27,6 +28,7 @@ export class AppModule {
         AuthModule,
         SessionModule,
         RenderModule,
+        CdpModule,
         HealthModule,
         MetricsModule,
       ],

@@ -8,6 +8,7 @@ import { closeConnectionsOnShutdown } from './common/drain';
 import { loggerFor, RequestLogController } from './common/logger';
 import { genRequestId } from './common/request-id';
 import { httpTimeouts } from './common/http-timeouts';
+import { routeUpgradeRequests } from './common/websocket-upgrade';
 import { createValidationPipe } from './common/validation';
 import { errorBody, HttpExceptionFilter } from './common/http-exception.filter';
 import { AppConfig } from './config/app-config';
@@ -51,6 +52,8 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     done();
   });
   closeConnectionsOnShutdown(fastify);
+  // GET /v1/sessions/:id/cdp upgrades to a WebSocket through the ordinary route pipeline.
+  routeUpgradeRequests(fastify);
   // process.exit after the shutdown hooks (not re-raising the signal): pino flushes the
   // request log it batches (common/logger.ts) on the process's 'exit' event.
   app.enableShutdownHooks(undefined, { useProcessExit: true });

@@ -263,6 +263,7 @@ module.exports = {
   benchContextKey,
   SITE_HOST,
   CHROMIUM,
+  RENDERER_TOKEN,
   startStack,
   affinities,
   cpuSnapshot,

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { ApiKeyRing } from './api-keys';
 import { IS_PUBLIC_KEY } from './public.decorator';
+import { QUERY_TOKEN_KEY } from './query-token.decorator';
 import '../common/request-state';
 
 
@@ -70,7 +71,7 @@ export class ApiKeyGuard implements CanActivate {
     const request = http.getRequest<FastifyRequest>();
     if (this.isOpen(context, routePath(request))) return true;
 
-    const key = presentedKey(request.headers);
+    const key = presentedKey(request.headers) ?? this.queryToken(context, request);
     const tenant = key === undefined ? null : this.keys.tenantFor(key);
     if (tenant === null) {
       const reply = http.getResponse<FastifyReply>();
@@ -83,6 +84,13 @@ export class ApiKeyGuard implements CanActivate {
     }
     request.tenant = tenant;
     return true;
+  }
+
+  /** `?token=` on the routes that accept it (@QueryTokenAccepted), else undefined. */
+  private queryToken(context: ExecutionContext, request: FastifyRequest): string | undefined {
+    if (this.reflector.get<boolean>(QUERY_TOKEN_KEY, context.getHandler()) !== true) return undefined;
+    const token = (request.query as Record<string, unknown> | undefined)?.token;
+    return typeof token === 'string' && token.length > 0 ? token : undefined;
   }
 
   private isOpen(context: ExecutionContext, path: string): boolean {

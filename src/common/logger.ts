@@ -1,5 +1,6 @@
 import { FastifyReply, FastifyRequest, LogController } from 'fastify';
 import pino, { Logger } from 'pino';
+import { redactToken } from '../auth/query-token.decorator';
 import type { AppConfig } from '../config/app-config';
 
 const loggers = new WeakMap<AppConfig, Logger>();
@@ -39,7 +40,8 @@ export class RequestLogController extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (request.url.startsWith('/health')) return;
-    const line = { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    // A WebSocket client may carry its API key in the query (?token=): never logged.
+    const line = { method: request.method, url: redactToken(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else reply.log.info(line, 'request completed');
   }

@@ -81,6 +81,13 @@ export class AppConfig {
   /** Default upstream proxy for renders whose session names none; set by the operator, so trusted. */
   @IsUpstreamProxyUrl() render_upstream_proxy: string;
 
+  /** A CDP connection with no client message for this long is closed (pings do not count). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(86_400) cdp_idle_seconds: number;
+  /** No CDP connection lasts longer than this. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(86_400) cdp_max_seconds: number;
+  /** CDP connections (a browser each) per renderer; beyond, 503 + Retry-After. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(256) cdp_max_connections: number;
+
   @Transform(toList)
   @Matches(/^[^:\s]{8,}:[A-Za-z0-9._-]{1,64}$/, {
     each: true,

@@ -8,7 +8,8 @@ import type { StorageState } from '../renderer-rpc';
 import { firstLine, RenderError } from './errors';
 import { NAVIGATION_PROBE_SCRIPT } from './navigation-probe';
 
-const CHROMIUM_ARGS = [
+/** Hardening flags of every Chromium the renderer starts (the shared one and per-session CDP ones). */
+export const CHROMIUM_ARGS = [
   '--no-sandbox', // the renderer commonly runs as root in a container, where the sandbox cannot start
   '--disable-gpu',
   '--disable-background-networking',
@@ -27,7 +28,7 @@ const CHROMIUM_ARGS = [
  * loopback implicitly; `<-loopback>` turns that off (Playwright adds it too, unless an
  * environment variable says otherwise: stated here so the fence does not depend on that).
  */
-const BYPASS_NOTHING = '<-loopback>';
+export const BYPASS_NOTHING = '<-loopback>';
 const LAUNCH_TIMEOUT_MS = 30_000;
 
 /**
@@ -40,11 +41,11 @@ const LAUNCH_TIMEOUT_MS = 30_000;
  * listener, the default for anything outside our contexts (the default context, the browser's
  * own requests). Neither is the fence by itself: Chromium lets a CDP client create a context
  * with a proxy of its own (Target.createBrowserContext's proxyServer, `direct://` included).
- * The fence is that nobody but this service speaks CDP to this browser. A later feature that
- * lets clients drive a browser over CDP keeps it by filtering the client's messages: every
- * Target.createBrowserContext is rewritten to proxyServer = an egress listener of that session
- * and proxyBypassList = `<-loopback>`, whatever the client asked (`direct://` included), and
- * the browser handed out is launched with the session's own listener as its `--proxy-server`.
+ * The fence is that nobody but this service speaks CDP to this browser. The browsers handed
+ * to CDP clients (SessionBrowser) keep it by filtering the client's messages (judgeCdpCommand):
+ * every Target.createBrowserContext gets proxyServer = the session's egress listener and
+ * proxyBypassList = `<-loopback>` (one asking for a proxy of its own, `direct://` included, is
+ * refused), and the browser is launched with that listener as its `--proxy-server`.
  * The Kubernetes NetworkPolicy denying the renderer private ranges stays the second fence.
  */
 @Injectable()

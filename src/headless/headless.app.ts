@@ -4,6 +4,7 @@ import { ConsoleLogger, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { closeConnectionsOnShutdown } from '../common/drain';
+import { routeUpgradeRequests } from '../common/websocket-upgrade';
 import { httpTimeouts } from '../common/http-timeouts';
 import { AppConfig, requireHeadlessToken } from '../config/app-config';
 import { RenderErrorResponse, RendererTokenCheck } from '../renderer-rpc';
@@ -74,6 +75,7 @@ export async function createHeadlessApp(
     void reply.code(401).header('www-authenticate', 'Bearer').send(body);
   });
   closeConnectionsOnShutdown(fastify);
+  routeUpgradeRequests(fastify);
   await app.init();
   return app;
 }

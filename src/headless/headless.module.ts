@@ -3,6 +3,8 @@ import { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { RendererEgress } from '../egress/renderer-egress';
 import { BrowserService } from './browser.service';
+import { CdpController } from './cdp.controller';
+import { CdpService } from './cdp.service';
 import { RenderController } from './render.controller';
 import { RenderService } from './render.service';
 
@@ -13,7 +15,7 @@ export class HeadlessModule {
     return {
       module: HeadlessModule,
       imports: [ConfigModule.forRoot(config)],
-      controllers: [RenderController],
+      controllers: [RenderController, CdpController],
       providers: [
         {
           provide: RendererEgress,
@@ -26,6 +28,7 @@ export class HeadlessModule {
         },
         BrowserService,
         RenderService,
+        CdpService,
       ],
     };
   }

@@ -1,7 +1,8 @@
-import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { BrowserService } from './browser.service';
-import { CONTEXT_KEY_PATTERN, HealthResponse, RenderRequestDto, RenderResponse } from '../renderer-rpc';
+import { HealthResponse, RenderRequestDto, RenderResponse } from '../renderer-rpc';
+import { ContextKeyPipe } from './context-key.pipe';
 import { RenderError } from './errors';
 import { RenderService } from './render.service';
 
@@ -28,8 +29,7 @@ export class RenderController {
   /** Closes a context (its session was removed or expired); 204 whether or not it was warm here. */
   @Delete('contexts/:key')
   @HttpCode(204)
-  closeContext(@Param('key') key: string): void {
-    if (!CONTEXT_KEY_PATTERN.test(key)) throw new BadRequestException('key must be 64 lowercase hex characters');
+  closeContext(@Param('key', ContextKeyPipe) key: string): void {
     this.browsers.closeContext(key);
   }
 }

@@ -3,6 +3,7 @@ import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { register } from 'prom-client';
 import { HealthModule } from '../health/health.module';
 import { AppMetricsRegistry } from './app-metrics.registry';
+import { CdpMetricsRecorder } from './cdp-metrics.recorder';
 import { METRICS_PATH, MetricsController } from './metrics.controller';
 import { RenderMetricsRecorder } from './render-metrics.recorder';
 import { ScrapeCollector } from './scrape.collector';
@@ -35,8 +36,9 @@ for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total
     { provide: AppMetricsRegistry, useFactory: () => new AppMetricsRegistry() },
     SessionMetricsRecorder,
     RenderMetricsRecorder,
+    CdpMetricsRecorder,
     ScrapeCollector,
   ],
-  exports: [AppMetricsRegistry, SessionMetricsRecorder, RenderMetricsRecorder],
+  exports: [AppMetricsRegistry, SessionMetricsRecorder, RenderMetricsRecorder, CdpMetricsRecorder],
 })
 export class MetricsModule {}

@@ -3,6 +3,7 @@ import {
   BadRequestException,
   GatewayTimeoutException,
   HttpException,
+  Inject,
   Injectable,
   Logger,
   OnModuleInit,
@@ -17,6 +18,7 @@ import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
 import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
+import { awaitSessionFree, SESSION_LOCKS, SessionLocks } from '../session/locks/session-locks';
 import { contextKey, queueKey, RenderErrorKind, RenderErrorResponse } from '../renderer-rpc';
 import { retryLater } from '../common/retry-after';
 import { readCappedJson } from './capped-body';
@@ -75,6 +77,7 @@ export class RpcClient implements OnModuleInit {
     private readonly sessions: SessionStore,
     private readonly config: AppConfig,
     private readonly clock: Clock,
+    @Inject(SESSION_LOCKS) private readonly locks: SessionLocks,
     @Optional() private readonly metrics?: RenderMetricsRecorder,
   ) {}
 
@@ -92,7 +95,10 @@ export class RpcClient implements OnModuleInit {
     return this.send(null, { ...config, url, queue_key: this.queueKeyOf(tenant) }, requestId, this.hardCap(config));
   }
 
-  /** Reserves a request on the session (creating it if needed), renders, records the outcome. */
+  /**
+   * Reserves a request on the session (creating it if needed), renders, records the outcome.
+   * 409 while the session has a CDP connection (see awaitSessionFree).
+   */
   async renderDynamicWithSession(
     url: string,
     config: RenderConfig,
@@ -100,6 +106,7 @@ export class RpcClient implements OnModuleInit {
     tenant: string = DEFAULT_TENANT,
     requestId: string = randomUUID(),
   ): Promise<SessionRender> {
+    await awaitSessionFree(this.locks, tenant, sessionId);
     const reserved = await this.sessions.reserveRequest(tenant, sessionId);
     return this.renderReserved({ tenant, ...reserved }, url, config, requestId);
   }

@@ -2,6 +2,7 @@
  * The API↔renderer contract: the one module both processes import. The renderer knows
  * nothing of sessions or tenants; it sees opaque context keys.
  */
+export * from './cdp';
 export * from './context-key';
 export * from './render-action.dto';
 export * from './render-errors';

@@ -1,8 +1,9 @@
-import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { tenantOf } from '../auth/tenant.decorator';
 import '../common/request-state';
 import { Session, StateSnapshot } from './session';
+import { awaitSessionFree, SESSION_LOCKS, SessionLocks } from './locks/session-locks';
 import { RequestLimitReached } from './session.errors';
 import { SessionStore } from './session.store';
 
@@ -18,13 +19,17 @@ export const Reservation = createParamDecorator(
 );
 
 /**
- * Atomically takes one request from the body's session (creating the session if needed)
+ * A session with a CDP connection is 409 (after its save, the render goes ahead: see
+ * awaitSessionFree). Then atomically takes one request from the body's session (creating the session if needed)
  * before the handler runs, so N concurrent renders against a limit K admit exactly min(N, K).
  * Sets RateLimit-Limit / RateLimit-Remaining for limited sessions, on success and on 429.
  */
 @Injectable()
 export class RequestLimitGuard implements CanActivate {
-  constructor(private readonly sessions: SessionStore) {}
+  constructor(
+    private readonly sessions: SessionStore,
+    @Inject(SESSION_LOCKS) private readonly locks: SessionLocks,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
@@ -33,6 +38,7 @@ export class RequestLimitGuard implements CanActivate {
     const sessionId = (request.body as { session_id?: string } | undefined)?.session_id;
     if (!sessionId) return true;
     const tenant = tenantOf(request);
+    await awaitSessionFree(this.locks, tenant, sessionId);
     try {
       const { session, storageState } = await this.sessions.reserveRequest(tenant, sessionId);
       const max = session.config.maxRequests;

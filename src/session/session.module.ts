@@ -5,6 +5,9 @@ import { SessionMetricsRecorder, TimedSessionBackend } from '../metrics/session-
 import { MemorySessionBackend } from './backends/memory-session.backend';
 import { RedisSessionBackend } from './backends/redis-session.backend';
 import { SESSION_BACKEND, SessionBackend } from './backends/session-backend';
+import { MemorySessionLocks } from './locks/memory-session-locks';
+import { RedisSessionLocks } from './locks/redis-session-locks';
+import { SESSION_LOCKS, SessionLocks } from './locks/session-locks';
 import { SessionCleanupService } from './session-cleanup.service';
 import { SessionStore } from './session.store';
 import { SessionsController } from './sessions.controller';
@@ -18,12 +21,23 @@ function createBackend(config: AppConfig): SessionBackend {
   }
 }
 
+/** The CDP connection locks live where the sessions do: one instance's memory, or Redis for all. */
+function createLocks(config: AppConfig, clock: Clock): SessionLocks {
+  switch (config.session_backend) {
+    case 'memory':
+      return new MemorySessionLocks(clock);
+    case 'redis':
+      return new RedisSessionLocks({ url: config.redis_url });
+  }
+}
+
 /** Global: the store is the NestJS form of RipTide's shared AppState session store. */
 @Global()
 @Module({
   controllers: [SessionsController],
   providers: [
     { provide: SESSION_BACKEND, useFactory: createBackend, inject: [AppConfig] },
+    { provide: SESSION_LOCKS, useFactory: createLocks, inject: [AppConfig, Clock] },
     {
       provide: SessionStore,
       // The store uses the backend through the timing wrapper; Nest keeps the backend itself
@@ -34,6 +48,6 @@ function createBackend(config: AppConfig): SessionBackend {
     },
     SessionCleanupService,
   ],
-  exports: [SessionStore, SessionCleanupService],
+  exports: [SessionStore, SessionCleanupService, SESSION_LOCKS],
 })
 export class SessionModule {}
