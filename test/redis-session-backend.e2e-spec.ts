@@ -25,7 +25,7 @@ const DB = 12;
 const SEC = 1000;
 const T0 = Date.UTC(2026, 0, 1);
 const CONFIG: SessionConfig = { ttlSeconds: 60, autoRenew: true, maxRequests: 0, trackMetrics: true };
-const LIMITS = { maxSessions: 100_000, maxPerTenant: 10_000 };
+const LIMITS = { maxSessions: 100_000, maxPerTenant: 10_000, maxBytesPerTenant: 1 << 30 };
 
 describe('redis session backend', () => {
   let prefix: string;
@@ -107,8 +107,8 @@ describe('redis session backend', () => {
         const id = `new${++fresh}`;
         return backend.reserveRequest('t', id, T0, { init: { ...init, id }, limits: LIMITS });
       }),
-      recordResult: await count(() => backend.recordResult('t', 'rt', T0, record)),
-      update: await count(() => backend.update('t', 'rt', T0, { metadata: { b: '2', a: null }, ttlSeconds: 30 })),
+      recordResult: await count(() => backend.recordResult('t', 'rt', T0, record, LIMITS.maxBytesPerTenant)),
+      update: await count(() => backend.update('t', 'rt', T0, { metadata: { b: '2', a: null }, ttlSeconds: 30 }, LIMITS.maxBytesPerTenant)),
       storageState: await count(() => backend.storageState('t', 'rt', T0)),
       list: await count(() => backend.list('t', T0, 10, null)),
       remove: await count(() => backend.remove('t', 'rt', T0)),
@@ -143,7 +143,7 @@ describe('redis session backend', () => {
     const operation = async (i: number): Promise<unknown> => {
       const backend = i % 2 ? a : b;
       await backend.reserveRequest('t', 'flush', T0 + i);
-      return backend.update('t', 'flush', T0 + i, { metadata: { [`k${i % 50}`]: String(i) } });
+      return backend.update('t', 'flush', T0 + i, { metadata: { [`k${i % 50}`]: String(i) } }, LIMITS.maxBytesPerTenant);
     };
     const results: PromiseSettledResult<unknown>[] = [];
     for (let round = 0; round < 4; round++) {
@@ -164,7 +164,7 @@ describe('redis session backend', () => {
     const first = await instance();
     await first.create({ tenant: 't', id: 'durable', config: { ...CONFIG, maxRequests: 5 }, metadata: { step: 'login' } }, LIMITS, T0);
     await first.reserveRequest('t', 'durable', T0 + SEC);
-    await first.recordResult('t', 'durable', T0 + 2 * SEC, { url: 'https://example.com/in', renderTimeMs: 42, error: null, storageState: { json: '{"cookies":[1]}', seq: 7 } });
+    await first.recordResult('t', 'durable', T0 + 2 * SEC, { url: 'https://example.com/in', renderTimeMs: 42, error: null, storageState: { json: '{"cookies":[1]}', seq: 7 } }, LIMITS.maxBytesPerTenant);
     await first.close();
     expect(first.redis.status).toBe('end');
 
@@ -188,7 +188,7 @@ describe('redis session backend', () => {
     const backend = await instance();
     const created = await backend.create({ tenant: 't', id: 's:1', config: { ...CONFIG, ttlSeconds: 30 }, metadata: { a: 'b' } }, LIMITS, T0);
     const { incarnation } = (created as { session: Session }).session;
-    await backend.recordResult('t', 's:1', T0, { url: 'https://example.com/', renderTimeMs: 5, error: null, storageState: { json: '{}', seq: 1 } });
+    await backend.recordResult('t', 's:1', T0, { url: 'https://example.com/', renderTimeMs: 5, error: null, storageState: { json: '{}', seq: 1 } }, LIMITS.maxBytesPerTenant);
     const [sess, meta, times, state] = backend.sessionKeys('t', 's:1');
     for (const key of [sess, meta, times, state]) {
       expect(key).toContain('{t:s:1}');
@@ -198,7 +198,8 @@ describe('redis session backend', () => {
       expect(ttl).toBeLessThanOrEqual(90 * SEC);
     }
     expect(await admin.zrange(`${prefix}ids:{t}`, '0', '-1')).toEqual(['s:1']);
-    expect(await admin.zscore(`${prefix}exp`, `${T0}|s:1|t|${incarnation}`)).toBe(String(T0 + 30 * SEC));
+    // The member carries what a sweep needs once the hash is gone: created, stored bytes (a+b, url, state), id, tenant, incarnation.
+    expect(await admin.zscore(`${prefix}exp`, `${T0}|24|s:1|t|${incarnation}`)).toBe(String(T0 + 30 * SEC));
 
     expect(await backend.remove('t', 's:1', T0 + SEC)).toEqual({ tenant: 't', id: 's:1', incarnation });
     expect(await admin.exists(sess, meta, times, state)).toBe(0);
@@ -210,14 +211,24 @@ describe('redis session backend', () => {
   it('sweeps sessions whose keys Redis already expired, without touching a newer one with the same id', async () => {
     const backend = await instance();
     const incarnationOf = (outcome: CreateOutcome): string => (outcome as { session: Session }).session.incarnation;
-    const old = incarnationOf(await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 10 } }, LIMITS, T0));
-    const gone = incarnationOf(await backend.create({ tenant: 't', id: 'gone', config: { ...CONFIG, ttlSeconds: 10 } }, LIMITS, T0));
-    await backend.create({ tenant: 't', id: 'live', config: { ...CONFIG, ttlSeconds: 100 } }, LIMITS, T0 + 20 * SEC);
+    // Metadata of 10, 200, 3000 and 40000 bytes: the stored bytes say which sessions still count.
+    const bytes = (n: number) => ({ k: 'v'.repeat(n - 1) });
+    const old = incarnationOf(
+      await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 10 }, metadata: bytes(10) }, LIMITS, T0),
+    );
+    const gone = incarnationOf(
+      await backend.create({ tenant: 't', id: 'gone', config: { ...CONFIG, ttlSeconds: 10 }, metadata: bytes(200) }, LIMITS, T0),
+    );
+    await backend.create({ tenant: 't', id: 'live', config: { ...CONFIG, ttlSeconds: 100 }, metadata: bytes(3000) }, LIMITS, T0 + 20 * SEC);
     // Redis' TTL fired for both (as it does shortly after expiry); only the index remembers them.
     await admin.del(...backend.sessionKeys('t', 'old').slice(0, 4), ...backend.sessionKeys('t', 'gone').slice(0, 4));
     // 'old' is reused before any sweep: a new session under the same id.
-    const reused = incarnationOf(await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 100 } }, LIMITS, T0 + 30 * SEC));
+    const reused = incarnationOf(
+      await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 100 }, metadata: bytes(40000) }, LIMITS, T0 + 30 * SEC),
+    );
     expect(reused).not.toBe(old);
+    // Until the sweep, the reclaimed sessions' bytes still count (their index members hold them).
+    expect(await admin.hget(`${prefix}stats:{t}`, 'bytes')).toBe('43210');
 
     // The sweep reports the incarnations it removed, read from the index member (the hash is gone).
     const reported: [SessionRef, boolean][] = [];
@@ -229,6 +240,8 @@ describe('redis session backend', () => {
     const metrics = await backend.metrics(T0 + 40 * SEC);
     expect(metrics).toMatchObject({ activeSessions: 2, createdTotal: 4, expiredTotal: 2 });
     expect(metrics.sumCreatedAt).toBe(T0 + 20 * SEC + T0 + 30 * SEC);
+    expect(metrics.storedBytes).toBe(43000);
+    expect((await backend.metrics(T0 + 40 * SEC, 't')).storedBytes).toBe(43000);
     expect((await backend.get('t', 'old', T0 + 40 * SEC))?.createdAt).toBe(T0 + 30 * SEC);
     expect((await backend.list('t', T0 + 40 * SEC, 10, null)).items.map((s) => s.id)).toEqual(['live', 'old']);
     expect(await admin.zrange(`${prefix}ids:{t}`, '0', '-1')).toEqual(['live', 'old']);
@@ -271,7 +284,7 @@ describe('redis session backend', () => {
 
   it('checks capacity atomically: concurrent creates on two instances never pass the cap', async () => {
     const [a, b] = [await instance(), await instance()];
-    const limits = { maxSessions: 1000, maxPerTenant: 7 };
+    const limits = { ...LIMITS, maxSessions: 1000, maxPerTenant: 7 };
     const outcomes = await Promise.all(
       Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).create({ tenant: 't', id: `c${i}`, config: CONFIG }, limits, T0)),
     );

@@ -50,6 +50,7 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) session_max_sessions: number;
   @Transform(toInt) @IsInt() @Min(1) session_max_per_tenant: number;
   @Transform(toInt) @IsInt() @Min(0) session_max_storage_state_bytes: number;
+  @Transform(toInt) @IsInt() @Min(0) session_max_bytes_per_tenant: number;
 
   @Transform(toList)
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }, { each: true })

@@ -5,8 +5,8 @@ import type { SessionBackend } from '../session/backends/session-backend';
 import { AppMetricsRegistry } from './app-metrics.registry';
 
 /** Why a session could not take a request or be created (429 request limit / tenant quota, 503 capacity). */
-export type LimitRejectionReason = 'request_limit' | 'tenant_quota' | 'capacity';
-const REASONS: readonly LimitRejectionReason[] = ['request_limit', 'tenant_quota', 'capacity'];
+export type LimitRejectionReason = 'request_limit' | 'tenant_quota' | 'capacity' | 'bytes_quota';
+const REASONS: readonly LimitRejectionReason[] = ['request_limit', 'tenant_quota', 'capacity', 'bytes_quota'];
 
 const BACKEND_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const CLEANUP_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

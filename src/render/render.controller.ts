@@ -22,9 +22,9 @@ export class RenderController {
   async render(@ValidatedRender() dto: RenderDto, @Req() request: FastifyRequest) {
     const { url, session_id: _sessionId, ...config } = dto;
     const reservation = reservationOf(request);
-    const { result, session } = reservation
+    const { result, session, stateSaved } = reservation
       ? await this.rpc.renderReserved(reservation, url, config, request.id)
-      : { result: await this.rpc.renderDynamic(url, config, request.id), session: null };
+      : { result: await this.rpc.renderDynamic(url, config, request.id), session: null, stateSaved: null };
     return {
       final_url: result.final_url,
       html: result.html,
@@ -34,6 +34,7 @@ export class RenderController {
       actions_executed: result.actions_executed ?? [],
       action_error: result.action_error ?? null,
       ...(session ? { session: toSessionResponse(session) } : {}),
+      ...(stateSaved !== null && { state_saved: stateSaved }),
     };
   }
 }

@@ -5,9 +5,12 @@ import {
   BackendMetrics,
   CapacityLimits,
   GLOBAL_RENDER_SAMPLES,
+  LIST_ITEM_OVERHEAD_BYTES,
+  LIST_PAGE_MAX_BYTES,
   METADATA_MAX_KEYS,
   NewSession,
   newIncarnation,
+  proxyJson,
   RenderRecord,
   Session,
   SESSION_RENDER_SAMPLES,
@@ -32,11 +35,15 @@ import {
 } from './lua/session-scripts';
 import {
   BackendUnavailableError,
+  BytesQuota,
   CreateOutcome,
+  CreateRefusal,
   PatchOutcome,
+  RecordOutcome,
   ReserveOutcome,
   SessionBackend,
   SessionPage,
+  StateOutcome,
   SweepListener,
 } from './session-backend';
 
@@ -179,6 +186,15 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   }
 
   async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
+    const outcome = await this.createOnce(init, limits, now);
+    if (outcome.kind !== 'bytes_quota') return outcome;
+    // Expired sessions hold their bytes until they are dropped (the live count has no such lag):
+    // at the budget, sweep them first, as the memory backend does at any cap.
+    await this.sweep(now);
+    return this.createOnce(init, limits, now);
+  }
+
+  private async createOnce(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
     const at = this.at(init.tenant, init.id, now);
     const reply = (await this.run('rtCreate', at, createArgv(at, insertArgs(init, limits)))) as unknown[];
     switch (reply[0]) {
@@ -229,9 +245,15 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     }
   }
 
-  async recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
+  async recordResult(
+    tenant: string,
+    id: string,
+    now: number,
+    record: RenderRecord,
+    maxTenantBytes: number,
+  ): Promise<RecordOutcome | null> {
     const at = this.at(tenant, id, now);
-    const reply = await this.run(
+    const reply = (await this.run(
       'rtRecord',
       at,
       recordArgv(at, {
@@ -241,15 +263,17 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
         state: record.storageState,
         sessionSamples: SESSION_RENDER_SAMPLES,
         globalSamples: GLOBAL_RENDER_SAMPLES,
+        maxTenantBytes,
       }),
-    );
-    return this.maybeSession(tenant, id, reply);
+    )) as [RawSession, StateOutcome] | [];
+    return reply.length === 0 ? null : { session: toSession(tenant, id, reply[0]), state: reply[1] };
   }
 
-  async update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome> {
+  async update(tenant: string, id: string, now: number, patch: SessionPatch, maxTenantBytes: number): Promise<PatchOutcome> {
     const at = this.at(tenant, id, now);
     const args = updateArgv(at, {
       maxMetadataKeys: METADATA_MAX_KEYS,
+      maxTenantBytes,
       ttlSeconds: patch.ttlSeconds,
       autoRenew: patch.autoRenew,
       maxRequests: patch.maxRequests,
@@ -263,6 +287,8 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
         return { kind: 'updated', session: toSession(tenant, id, reply[1] as RawSession) };
       case 'metadata_limit':
         return { kind: 'metadata_limit', keys: Number(reply[1]) };
+      case 'bytes_quota':
+        return refusal(reply) as BytesQuota;
       default:
         return { kind: 'not_found' };
     }
@@ -281,7 +307,16 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     const reply = (await this.call('rtList', [
       `${this.prefix}ids:${t}`,
       `${this.prefix}exp:${t}`,
-      ...listArgv({ prefix: this.prefix, tenant, now, limit, after, budget }),
+      ...listArgv({
+        prefix: this.prefix,
+        tenant,
+        now,
+        limit,
+        after,
+        budget,
+        pageBytes: LIST_PAGE_MAX_BYTES,
+        itemOverheadBytes: LIST_ITEM_OVERHEAD_BYTES,
+      }),
     ])) as [[...RawSession, string][], number, string];
     const items = reply[0].map(([flat, metadata, times, sid]) => toSession(tenant, sid, [flat, metadata, times]));
     return { items, after: Number(reply[1]) === 1 ? String(reply[2]) : null };
@@ -351,6 +386,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
       createdTotal: num('created'),
       expiredTotal: num('expired'),
       removedTotal: num('removed'),
+      storedBytes: num('bytes'),
     };
   }
 
@@ -449,16 +485,15 @@ function insertArgs(init: NewSession, limits: CapacityLimits): InsertArgs {
     proxyJson: config.proxy ? proxyJson(config.proxy) : '',
     maxSessions: limits.maxSessions,
     maxPerTenant: limits.maxPerTenant,
+    maxBytesPerTenant: limits.maxBytesPerTenant,
     incarnation: newIncarnation(),
     metadata: Object.entries(init.metadata ?? {}),
   };
 }
 
-/** Only the proxy's own fields are stored, whatever else the object carries. */
-const proxyJson = ({ server, username, password }: UpstreamProxy): string => JSON.stringify({ server, username, password });
-
-function refusal(reply: unknown[]): { kind: 'tenant_quota' | 'capacity'; live: number; max: number } {
+function refusal(reply: unknown[]): CreateRefusal {
   const kind = reply[0];
+  if (kind === 'bytes_quota') return { kind, bytes: Number(reply[1]), max: Number(reply[2]) };
   if (kind !== 'tenant_quota' && kind !== 'capacity') throw new Error(`unexpected reply from redis: ${String(kind)}`);
   return { kind, live: Number(reply[1]), max: Number(reply[2]) };
 }

@@ -12,20 +12,23 @@
  *                           (upstream proxy as JSON, absent = none), rq, er (request and error
  *                           counts), lu, le (last url and error, absent = null), trt, rn (render
  *                           time sum and count), ss (seq of the saved browser state; absent =
- *                           none)
+ *                           none), b (the session's stored bytes: the storage budget's count)
  *   P meta:{T:S}     hash   the session's metadata
  *   P times:{T:S}    list   recent render times, capped to SESSION_RENDER_SAMPLES
  *   P state:{T:S}    string saved browser storage state (its seq is ss)
  *   P ids:{T}        zset   score 0, member S: the tenant's sessions in id order (ZRANGEBYLEX)
  *   P exp:{T}        zset   score expires_at, member S: the tenant's live count (ZCOUNT)
- *   P exp            zset   score expires_at, member "created|S|T|I" (I: the incarnation):
- *                           global live count, sweep
+ *   P exp            zset   score expires_at, member "created|bytes|S|T|I" (I: the incarnation,
+ *                           bytes: the session's b, re-filed whenever b changes): global live
+ *                           count, sweep
  *   P unreported     list   "T|S|I" of sessions removed without their caller being told (an
  *                           expired one an operation met, or one a metrics read swept), for the
  *                           next sweep to report; at most UNREPORTED_REMOVALS_MAX
- *   P stats          hash   created, expired, removed, requests, render_ms, renders, sum_created
+ *   P stats          hash   created, expired, removed, requests, render_ms, renders, sum_created,
+ *                           bytes (stored bytes of the sessions not yet dropped)
  *   P times          list   recent render times of all sessions, capped to GLOBAL_RENDER_SAMPLES
- *   P stats:{T}      hash   the same fields as P stats, over the tenant's sessions only
+ *   P stats:{T}      hash   the same fields as P stats, over the tenant's sessions only; its
+ *                           bytes field is the tenant's storage budget count
  *   P times:{T}      list   recent render times of the tenant's sessions, same cap
  *
  * Every script that changes a global stat changes the tenant's in the same atomic step, so
@@ -34,9 +37,13 @@
  * The indexes are exact: every script that moves expires_at re-scores the session in both
  * expiry zsets in the same atomic step, so ZCOUNT (now, +inf] is the live count. Redis' own key
  * TTLs reclaim a session's keys shortly after it expires; the index entries of such a session
- * stay until a sweep, which needs nothing but the member itself ("created|S|T|I") to count it,
- * to keep sum_created exact and to report the incarnation it removed (the reason the
- * incarnation is in the member: its hash may be gone by then).
+ * stay until a sweep, which needs nothing but the member itself ("created|bytes|S|T|I") to
+ * count it, to keep sum_created and the stored bytes exact and to report the incarnation it
+ * removed (the reason the incarnation and the bytes are in the member: its hash may be gone).
+ *
+ * Storage budget (DESIGN §2): a session's bytes (session.ts, utf8Bytes: Lua's # is the UTF-8
+ * byte length of what ioredis sent) count in stats:{T} from its creation until it is dropped;
+ * every script that changes them checks the budget and changes the count in the same step.
  *
  * Expiry is `now >= expires_at`, with `now` from the caller (never Redis TIME), checked in
  * every script: an expired session is dropped (and counted as expired) the moment any
@@ -89,13 +96,32 @@ local function as_table(flat)
 end
 
 local function index_member(s)
-  return s.c .. '|' .. SID .. '|' .. TENANT .. '|' .. s.i
+  return s.c .. '|' .. s.b .. '|' .. SID .. '|' .. TENANT .. '|' .. s.i
 end
 
 -- Adds to a stat field, globally and for the tenant.
 local function stat(field, by)
   redis.call('HINCRBY', K_STATS, field, by)
   redis.call('HINCRBY', K_TSTATS, field, by)
+end
+
+local function tenant_bytes()
+  return tonumber(redis.call('HGET', K_TSTATS, 'bytes') or '0')
+end
+
+-- Whether adding grown bytes keeps the tenant within max (shrinking always does).
+local function fits(grown, max)
+  return grown <= 0 or tenant_bytes() + grown <= tonumber(max)
+end
+
+-- Changes the session's stored bytes, re-filing its index member (which carries them).
+local function resize(s, by)
+  if by == 0 then return end
+  redis.call('ZREM', K_GEXP, index_member(s))
+  s.b = tostring(tonumber(s.b) + by)
+  redis.call('HSET', K_SESS, 'b', s.b)
+  redis.call('ZADD', K_GEXP, s.e, index_member(s))
+  stat('bytes', by)
 end
 
 -- Deletes the session and its index entries, counted under 'expired' or 'removed'.
@@ -106,6 +132,8 @@ local function drop(s, counter)
   redis.call('ZREM', K_GEXP, index_member(s))
   stat(counter, 1)
   stat('sum_created', '-' .. s.c)
+  -- Never '-0': Redis refuses it as an increment.
+  if s.b ~= '0' then stat('bytes', '-' .. s.b) end
 end
 
 -- The live session as a table (plus its raw HGETALL), or nil; an expired one is dropped now,
@@ -152,27 +180,31 @@ end
 -- ARGV[o..] (insertArgv). Returns a refusal, or nil and the new session (whose keys the caller
 -- still gives their TTL).
 local function insert(o)
-  local ttl, ar, mr, tm, proxy, max_total, max_tenant, inc, pairs_count = unpack(ARGV, o, o + 8)
+  local ttl, ar, mr, tm, proxy, max_total, max_tenant, max_bytes, inc, pairs_count = unpack(ARGV, o, o + 9)
   local in_tenant = redis.call('ZCOUNT', K_TEXP, '(' .. NOW_S, '+inf')
   if in_tenant >= tonumber(max_tenant) then return { 'tenant_quota', in_tenant, tonumber(max_tenant) } end
   local total = redis.call('ZCOUNT', K_GEXP, '(' .. NOW_S, '+inf')
   if total >= tonumber(max_total) then return { 'capacity', total, tonumber(max_total) } end
+  pairs_count = tonumber(pairs_count)
+  local bytes = #proxy
+  for i = o + 10, o + 9 + 2 * pairs_count do bytes = bytes + #ARGV[i] end
+  if not fits(bytes, max_bytes) then return { 'bytes_quota', tenant_bytes() + bytes, tonumber(max_bytes) } end
 
-  local s = { i = inc, c = NOW_S, ttl = ttl, ar = ar }
+  local s = { i = inc, c = NOW_S, ttl = ttl, ar = ar, b = tostring(bytes) }
   -- live() dropped any earlier incarnation; Redis' TTL may also have reclaimed only some of
   -- its keys: whatever is left of them must not reach this one.
   redis.call('DEL', K_SESS, K_META, K_TIMES, K_STATE)
   redis.call('HSET', K_SESS, 'i', inc, 'c', NOW_S, 'a', NOW_S, 'ttl', ttl, 'ar', ar, 'mr', mr, 'tm', tm,
-    'rq', 0, 'er', 0, 'trt', 0, 'rn', 0)
+    'rq', 0, 'er', 0, 'trt', 0, 'rn', 0, 'b', bytes)
   if proxy ~= '' then redis.call('HSET', K_SESS, 'px', proxy) end
-  pairs_count = tonumber(pairs_count)
   if pairs_count > 0 then
-    redis.call('HSET', K_META, unpack(ARGV, o + 9, o + 8 + 2 * pairs_count))
+    redis.call('HSET', K_META, unpack(ARGV, o + 10, o + 9 + 2 * pairs_count))
   end
   redis.call('ZADD', K_TIDS, 0, SID)
   set_expiry(s, NOW + tonumber(ttl) * 1000)
   stat('created', 1)
   stat('sum_created', NOW_S)
+  stat('bytes', bytes)
   return nil, s
 end
 `;
@@ -200,6 +232,7 @@ export interface InsertArgs {
   proxyJson: string;
   maxSessions: number;
   maxPerTenant: number;
+  maxBytesPerTenant: number;
   incarnation: string;
   metadata: [string, string][];
 }
@@ -212,6 +245,7 @@ const insertArgv = (a: InsertArgs): string[] => [
   a.proxyJson,
   String(a.maxSessions),
   String(a.maxPerTenant),
+  String(a.maxBytesPerTenant),
   a.incarnation,
   String(a.metadata.length),
   ...a.metadata.flat(),
@@ -280,18 +314,21 @@ export const reserveArgv = (session: SessionArgs, createMissing: InsertArgs | nu
 ];
 
 /**
- * ARGV[5..] (recordArgv). A state is kept only if its seq is greater than ss, the saved one's;
- * clearing the state clears ss with it.
- * -> {session} or {}
+ * ARGV[5..] (recordArgv). The url and error are recorded (and counted) first; a state is then
+ * kept only if its seq is greater than ss, the saved one's, and the tenant's bytes stay within
+ * MAX_BYTES; clearing the state clears ss with it.
+ * -> {session, 'saved'|'stale'|'over_budget'|'none'} or {}
  */
 const RECORD = perSession(`
-local URL, RENDER_MS, FAILED, ERROR, STATE_OP, STATE, STATE_SEQ, SESSION_SAMPLES, GLOBAL_SAMPLES = unpack(ARGV, 5, 13)
+local URL, RENDER_MS, FAILED, ERROR, STATE_OP, STATE, STATE_SEQ, SESSION_SAMPLES, GLOBAL_SAMPLES, MAX_BYTES = unpack(ARGV, 5, 14)
 local s = live()
 if not s then return {} end
 touch(s)
+local grown = #URL - #(s.lu or '')
 redis.call('HSET', K_SESS, 'lu', URL)
 if FAILED == '1' then
   redis.call('HINCRBY', K_SESS, 'er', 1)
+  grown = grown + #ERROR - #(s.le or '')
   redis.call('HSET', K_SESS, 'le', ERROR)
 elseif s.tm == '1' then
   redis.call('HINCRBYFLOAT', K_SESS, 'trt', RENDER_MS)
@@ -306,15 +343,28 @@ elseif s.tm == '1' then
   redis.call('RPUSH', K_TTIMES, RENDER_MS)
   redis.call('LTRIM', K_TTIMES, GLOBAL_SAMPLES, -1)
 end
-if STATE_OP == 'set' and tonumber(STATE_SEQ) > tonumber(s.ss or '0') then
-  redis.call('SET', K_STATE, STATE)
-  redis.call('HSET', K_SESS, 'ss', STATE_SEQ)
-elseif STATE_OP == 'del' then
-  redis.call('DEL', K_STATE)
-  redis.call('HDEL', K_SESS, 'ss')
+resize(s, grown)
+local outcome = 'none'
+if STATE_OP == 'set' and tonumber(STATE_SEQ) <= tonumber(s.ss or '0') then
+  outcome = 'stale'
+elseif STATE_OP ~= 'keep' then
+  local state_grown = (STATE_OP == 'set' and #STATE or 0) - redis.call('STRLEN', K_STATE)
+  if not fits(state_grown, MAX_BYTES) then
+    outcome = 'over_budget'
+  else
+    if STATE_OP == 'set' then
+      redis.call('SET', K_STATE, STATE)
+      redis.call('HSET', K_SESS, 'ss', STATE_SEQ)
+    else
+      redis.call('DEL', K_STATE)
+      redis.call('HDEL', K_SESS, 'ss')
+    end
+    resize(s, state_grown)
+    outcome = 'saved'
+  end
 end
 keep_until_expiry(s)
-return reply()
+return { reply(), outcome }
 `);
 
 export interface RecordArgs {
@@ -327,6 +377,7 @@ export interface RecordArgs {
   /** How many recent render times to keep per session, and globally / per tenant. */
   sessionSamples: number;
   globalSamples: number;
+  maxTenantBytes: number;
 }
 
 export const recordArgv = (session: SessionArgs, r: RecordArgs): string[] => [
@@ -340,28 +391,42 @@ export const recordArgv = (session: SessionArgs, r: RecordArgs): string[] => [
   String(r.state?.seq ?? 0),
   String(-r.sessionSamples),
   String(-r.globalSamples),
+  String(r.maxTenantBytes),
 ];
 
 /**
- * ARGV[5..] (updateArgv): the config fields ('' = unchanged), the proxy ('keep', 'del', or
- * 'set' and its JSON), metadata ('1' to clear it first, n, then n triples key, 's'|'d', value).
- * -> {'updated', session} | {'not_found'} | {'metadata_limit', keys}
+ * ARGV[5..] (updateArgv): the limits, the config fields ('' = unchanged), the proxy ('keep',
+ * 'del', or 'set' and its JSON), metadata ('1' to clear it first, n, then n triples key,
+ * 's'|'d', value; keys distinct). Checks everything before changing anything.
+ * -> {'updated', session} | {'not_found'} | {'metadata_limit', keys} | {'bytes_quota', bytes, max}
  */
 const UPDATE = perSession(`
-local MAX_KEYS, TTL, AR, MR, TM, PROXY_OP, PROXY, CLEAR_META, N = unpack(ARGV, 5, 13)
-local FIRST = 14
+local MAX_KEYS, MAX_BYTES, TTL, AR, MR, TM, PROXY_OP, PROXY, CLEAR_META, N = unpack(ARGV, 5, 14)
+local FIRST = 15
 local s = live()
 if not s then return { 'not_found' } end
 local n = tonumber(N)
+local grown = 0
 if CLEAR_META == '1' then
-  redis.call('DEL', K_META)
+  for _, part in ipairs(redis.call('HGETALL', K_META)) do grown = grown - #part end
 elseif n > 0 then
   local count = redis.call('HLEN', K_META)
   for i = 0, n - 1 do
-    local had = redis.call('HEXISTS', K_META, ARGV[FIRST + 3 * i])
+    local key = ARGV[FIRST + 3 * i]
+    local old = redis.call('HGET', K_META, key)
+    if old then grown = grown - #key - #old end
+    if ARGV[FIRST + 1 + 3 * i] == 's' then grown = grown + #key + #ARGV[FIRST + 2 + 3 * i] end
+    local had = old and 1 or 0
     if ARGV[FIRST + 1 + 3 * i] == 's' then count = count + 1 - had else count = count - had end
   end
   if count > tonumber(MAX_KEYS) then return { 'metadata_limit', count } end
+end
+if PROXY_OP ~= 'keep' then grown = grown + #PROXY - #(s.px or '') end
+if not fits(grown, MAX_BYTES) then return { 'bytes_quota', tenant_bytes() + grown, tonumber(MAX_BYTES) } end
+
+if CLEAR_META == '1' then
+  redis.call('DEL', K_META)
+elseif n > 0 then
   for i = 0, n - 1 do
     local key = ARGV[FIRST + 3 * i]
     if ARGV[FIRST + 1 + 3 * i] == 's' then
@@ -379,6 +444,7 @@ if PROXY_OP == 'set' then
 elseif PROXY_OP == 'del' then
   redis.call('HDEL', K_SESS, 'px')
 end
+resize(s, grown)
 -- A new TTL counts from the change, so shortening it cannot expire a session in the past.
 if TTL ~= '' then set_expiry(s, NOW + tonumber(TTL) * 1000) end
 keep_until_expiry(s)
@@ -387,6 +453,7 @@ return { 'updated', reply() }
 
 export interface UpdateArgs {
   maxMetadataKeys: number;
+  maxTenantBytes: number;
   ttlSeconds?: number;
   autoRenew?: boolean;
   maxRequests?: number;
@@ -404,6 +471,7 @@ export function updateArgv(session: SessionArgs, u: UpdateArgs): string[] {
   return [
     ...sessionArgv(session),
     String(u.maxMetadataKeys),
+    String(u.maxTenantBytes),
     opt(u.ttlSeconds),
     opt(u.autoRenew),
     opt(u.maxRequests),
@@ -435,20 +503,21 @@ return { 1, 0, '', '0' }
 
 /**
  * KEYS: ids:{T}, exp:{T}. ARGV (listArgv): prefix, tenant, now, limit, after ('' = from the
- * start), scan budget. Live sessions of the tenant in id order after `after`; stops after
- * examining `budget` index entries, so a tenant with many expired, not yet swept entries cannot
- * make it slow.
+ * start), scan budget, page bytes, item overhead. Live sessions of the tenant in id order after
+ * `after`; stops after examining `budget` index entries, so a tenant with many expired, not yet
+ * swept entries cannot make it slow, and once the items' listed bytes (b without the state,
+ * plus the overhead: session.ts listedBytes) reach `page bytes`, so that no reply is huge.
  * -> {items ({session..., id}), more 0|1, cursor}: cursor is the last id examined when more
  * may follow.
  */
 const LIST = `
-local PREFIX, TENANT, NOW_S, LIMIT, AFTER, BUDGET = unpack(ARGV, 1, 6)
+local PREFIX, TENANT, NOW_S, LIMIT, AFTER, BUDGET, PAGE_BYTES, ITEM_OVERHEAD = unpack(ARGV, 1, 8)
 local ids_key, exp_key = KEYS[1], KEYS[2]
 local now = tonumber(NOW_S)
-local limit, budget = tonumber(LIMIT), tonumber(BUDGET)
+local limit, budget, page_bytes = tonumber(LIMIT), tonumber(BUDGET), tonumber(PAGE_BYTES)
 local start = '-'
 if AFTER ~= '' then start = '(' .. AFTER end
-local items, last, more, scanned = {}, '', 0, 0
+local items, last, more, scanned, bytes = {}, '', 0, 0, 0
 local batch_size = math.min(limit + 1, 256)
 while more == 0 do
   local batch = redis.call('ZRANGEBYLEX', ids_key, start, '+', 'LIMIT', 0, batch_size)
@@ -456,16 +525,19 @@ while more == 0 do
   for _, sid in ipairs(batch) do
     local expires = redis.call('ZSCORE', exp_key, sid)
     if expires and tonumber(expires) > now then
-      if #items == limit then
+      if #items == limit or bytes >= page_bytes then
         more = 1
         break
       end
       local tag = '{' .. TENANT .. ':' .. sid .. '}'
-      local flat = redis.call('HGETALL', PREFIX .. 'sess:' .. tag)
+      local sess = PREFIX .. 'sess:' .. tag
+      local flat = redis.call('HGETALL', sess)
       if #flat > 0 then
         items[#items + 1] = { flat, redis.call('HGETALL', PREFIX .. 'meta:' .. tag),
           redis.call('LRANGE', PREFIX .. 'times:' .. tag, 0, -1), sid }
         last = sid
+        bytes = bytes + tonumber(redis.call('HGET', sess, 'b')) - redis.call('STRLEN', PREFIX .. 'state:' .. tag)
+          + tonumber(ITEM_OVERHEAD)
       end
     end
     scanned = scanned + 1
@@ -487,14 +559,25 @@ export interface ListArgs {
   limit: number;
   after: string | null;
   budget: number;
+  pageBytes: number;
+  itemOverheadBytes: number;
 }
 
-export const listArgv = (l: ListArgs): string[] => [l.prefix, l.tenant, ms(l.now), String(l.limit), l.after ?? '', String(l.budget)];
+export const listArgv = (l: ListArgs): string[] => [
+  l.prefix,
+  l.tenant,
+  ms(l.now),
+  String(l.limit),
+  l.after ?? '',
+  String(l.budget),
+  String(l.pageBytes),
+  String(l.itemOverheadBytes),
+];
 
 /**
  * Removes up to `batch` global index entries that are due (expires_at <= now), with their keys
- * and tenant index entries, and counts them as expired, globally and per tenant (the tenant
- * is in the member). The incarnation in the member tells whether the id's keys are still this
+ * and tenant index entries, counts them as expired and gives back their sum_created and stored
+ * bytes, globally and per tenant (the tenant is in the member). The incarnation in the member tells whether the id's keys are still this
  * session's, or already a newer incarnation's (this entry outlived its keys). Returns how many
  * entries it examined, how many it removed, and those as a flat list (tenant, id, incarnation,
  * ...); with `hold_key`, it holds them there for the next reporting sweep instead.
@@ -506,7 +589,7 @@ local function sweep_batch(gexp, stats, prefix, now_s, batch, hold_key)
   local expired = 0
   local per_tenant, tenants, refs = {}, {}, {}
   for _, member in ipairs(due) do
-    local created, sid, tenant, inc = string.match(member, '^(%d+)|([^|]*)|([^|]*)|([^|]+)$')
+    local created, bytes, sid, tenant, inc = string.match(member, '^(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]+)$')
     if not created then
       redis.call('ZREM', gexp, member)
     else
@@ -523,8 +606,13 @@ local function sweep_batch(gexp, stats, prefix, now_s, batch, hold_key)
           redis.call('ZREM', prefix .. 'ids:{' .. tenant .. '}', sid)
           redis.call('ZREM', prefix .. 'exp:{' .. tenant .. '}', sid)
         end
+        local tenant_stats = prefix .. 'stats:{' .. tenant .. '}'
         redis.call('HINCRBY', stats, 'sum_created', '-' .. created)
-        redis.call('HINCRBY', prefix .. 'stats:{' .. tenant .. '}', 'sum_created', '-' .. created)
+        redis.call('HINCRBY', tenant_stats, 'sum_created', '-' .. created)
+        if bytes ~= '0' then
+          redis.call('HINCRBY', stats, 'bytes', '-' .. bytes)
+          redis.call('HINCRBY', tenant_stats, 'bytes', '-' .. bytes)
+        end
         expired = expired + 1
         if not per_tenant[tenant] then
           per_tenant[tenant] = 0
