@@ -4,35 +4,41 @@
  * ARGV of each script is built by one function with named fields next to it (the script names
  * them again, in the same order, at its top), so the two sides cannot drift apart unseen.
  *
- * Key layout (P = the configured prefix, {T:S} = tenant and session id as a hash tag, so that
- * all keys of one session share a Cluster slot):
+ * One layout for a single Redis and a Redis Cluster. A session lives in one of BUCKETS buckets
+ * (lua/key-layout.ts: bucketOf(tenant, id)); every key of a bucket carries the bucket's hash tag
+ * {B}, so each script below touches one Cluster slot, and a tenant's sessions spread over all
+ * buckets (and primaries). Keys (P = the configured prefix, T tenant, S session id):
  *
- *   P sess:{T:S}     hash   i incarnation (random token of this creation of the id), c created,
- *                           a last accessed, e expires (epoch ms), ttl, ar, mr, tm (config), px
- *                           (upstream proxy as JSON, absent = none), rq, er (request and error
- *                           counts), lu, le (last url and error, absent = null), trt, rn (render
- *                           time sum and count), ss (seq of the saved browser state; absent =
- *                           none), b (the session's stored bytes: the storage budget's count)
- *   P meta:{T:S}     hash   the session's metadata
- *   P times:{T:S}    list   recent render times, capped to SESSION_RENDER_SAMPLES
- *   P state:{T:S}    string saved browser storage state (its seq is ss)
- *   P ids:{T}        zset   score 0, member S: the tenant's sessions in id order (ZRANGEBYLEX)
- *   P exp:{T}        zset   score expires_at, member S: the tenant's live count (ZCOUNT)
- *   P exp            zset   score expires_at, member "created|bytes|S|T|I" (I: the incarnation,
- *                           bytes: the session's b, re-filed whenever b changes): global live
- *                           count, sweep
- *   P unreported     list   "T|S|I" of sessions removed without their caller being told (an
- *                           expired one an operation met, or one a metrics read swept), for the
- *                           next sweep to report; at most UNREPORTED_REMOVALS_MAX
- *   P stats          hash   created, expired, removed, requests, render_ms, renders, sum_created,
- *                           bytes (stored bytes of the sessions not yet dropped)
- *   P times          list   recent render times of all sessions, capped to GLOBAL_RENDER_SAMPLES
- *   P stats:{T}      hash   the same fields as P stats, over the tenant's sessions only; its
- *                           bytes field is the tenant's storage budget count
- *   P times:{T}      list   recent render times of the tenant's sessions, same cap
+ *   P sess:{B}:T:S    hash   i incarnation (random token of this creation of the id), c created,
+ *                            a last accessed, e expires (epoch ms), ttl, ar, mr, tm (config), px
+ *                            (upstream proxy as JSON, absent = none), rq, er (request and error
+ *                            counts), lu, le (last url and error, absent = null), trt, rn (render
+ *                            time sum and count), ss (seq of the saved browser state; absent =
+ *                            none), b (the session's stored bytes: the storage budget's count)
+ *   P meta:{B}:T:S    hash   the session's metadata
+ *   P times:{B}:T:S   list   recent render times, capped to SESSION_RENDER_SAMPLES
+ *   P state:{B}:T:S   string saved browser storage state (its seq is ss)
+ *   P ids:{B}:T       zset   score 0, member S: the tenant's sessions in the bucket, in id order
+ *   P exp:{B}:T       zset   score expires_at, member S: the tenant's live count in the bucket
+ *   P exp:{B}         zset   score expires_at, member "created|bytes|S|T|I" (I: the incarnation,
+ *                            bytes: the session's b, re-filed whenever b changes): the bucket's
+ *                            live count, sweep
+ *   P unreported:{B}  list   "T|S|I" of sessions removed without their caller being told (an
+ *                            expired one an operation met, or one a metrics read swept), for the
+ *                            next sweep to report; at most UNREPORTED_REMOVALS_MAX
+ *   P stats:{B}       hash   created, expired, removed, requests, render_ms, renders,
+ *                            sum_created, bytes (stored bytes of the sessions not yet dropped)
+ *   P times:{B}       list   "time|ms" of the bucket's recent renders, capped to GLOBAL_RENDER_SAMPLES
+ *   P stats:{B}:T     hash   the same fields as P stats:{B}, over the tenant's sessions only
+ *   P times:{B}:T     list   the same, of the tenant's sessions
+ *   P seats:{T}       hash   n<b>, v<b>: the tenant's sessions not yet dropped in bucket b, as of
+ *                            version v<b> of that bucket (created + removed + expired)
+ *   P pending:{T}     zset   seats of the tenant's creates in flight, scored by their lease's end
+ *   P seats:{*}, P pending:{*}  the same over all tenants (the global cap)
  *
- * Every script that changes a global stat changes the tenant's in the same atomic step, so
- * P stats is always the sum of the P stats:{T}; the tenant's live count is ZCOUNT of exp:{T}.
+ * Every script that changes a bucket's stat changes the tenant's in the same atomic step, so
+ * stats:{B} is always the sum of the stats:{B}:T. Counts, metrics and listing read every bucket
+ * (several round trips, never on a session's request path) and add them up: they stay exact.
  *
  * The indexes are exact: every script that moves expires_at re-scores the session in both
  * expiry zsets in the same atomic step, so ZCOUNT (now, +inf] is the live count. Redis' own key
@@ -40,22 +46,30 @@
  * stay until a sweep, which needs nothing but the member itself ("created|bytes|S|T|I") to
  * count it, to keep sum_created and the stored bytes exact and to report the incarnation it
  * removed (the reason the incarnation and the bytes are in the member: its hash may be gone).
- *
- * Storage budget (DESIGN §2): a session's bytes (session.ts, utf8Bytes: Lua's # is the UTF-8
- * byte length of what ioredis sent) count in stats:{T} from its creation until it is dropped;
- * every script that changes them checks the budget and changes the count in the same step.
+ * The sweep and the list scripts compute the keys of the sessions they meet: always keys of the
+ * same bucket, so of the same slot.
  *
  * Expiry is `now >= expires_at`, with `now` from the caller (never Redis TIME), checked in
  * every script: an expired session is dropped (and counted as expired) the moment any
  * operation meets it, before Redis' TTL or a sweep gets to it.
  *
- * Cluster: the per-session keys carry one hash tag, but the scripts below also write the
- * tenant and global index/stat keys in the same atomic step (capacity is checked atomically in
- * the create script, counters never drift). That is exact on a single Redis node (and its
- * replicas/Sentinel), and it is what a Cluster forbids (CROSSSLOT). `list` and `sweep` also
- * reach session keys they compute from the index instead of receiving them in KEYS. Running on
- * a Cluster would mean splitting each script into its session-slot part and a second,
- * pipelined index/stats command, and giving up the atomic global capacity check.
+ * Session caps span the buckets, so a create first takes a seat (SEAT_TAKE) in the cap's own
+ * slot — the tenant's and the global one, at once — then creates (two round trips), then
+ * settles the seat without waiting (SEAT_SETTLE: the lease goes, and the create's bucket count,
+ * reported by the create script itself, replaces the mirrored one in the same step). A seat is
+ * counted as a lease until then, and a session as its bucket's mirrored count after, so the
+ * caps are never passed while the instances run; removals reach the mirrors lazily (the next
+ * settle in that bucket, or a catch-up: at a cap refusal, which sweeps and re-reads every
+ * bucket before trying again, or in the background). Overshoot bound (README): an instance that
+ * dies between a create and its settle leaves that session uncounted once the lease (30 s) has
+ * passed and until the next catch-up — at most its creates in flight.
+ *
+ * Storage budget (DESIGN §2): a session's bytes (session.ts, utf8Bytes: Lua's # is the UTF-8
+ * byte length of what ioredis sent) count in stats:{B}:T from its creation until it is dropped;
+ * every script that changes them checks the budget and changes the count in the same step. The
+ * tenant's bytes in the other buckets come in ARGV, as the calling instance last heard them
+ * (every script reports its bucket's; a background refresh reads all): exact for one instance,
+ * and behind by what other instances stored elsewhere in the last second otherwise (README).
  */
 
 import type { StateSnapshot } from '../../session';
@@ -78,8 +92,9 @@ end
 `;
 
 /**
- * Shared prologue. ARGV[1..4] of every per-session script (sessionArgv): tenant, session id,
- * now (ms), and the grace (ms) by which Redis' key TTL outlives expires_at.
+ * Shared prologue. ARGV[1..5] of every per-session script (sessionArgv): tenant, session id,
+ * now (ms), the grace (ms) by which Redis' key TTL outlives expires_at, and the tenant's stored
+ * bytes in the other buckets (as the caller last heard them).
  */
 const PRELUDE = `${HOLD}
 local K_SESS, K_META, K_TIMES, K_STATE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -88,6 +103,7 @@ local K_TSTATS, K_TTIMES, K_UNREPORTED = KEYS[10], KEYS[11], KEYS[12]
 local TENANT, SID, NOW_S = ARGV[1], ARGV[2], ARGV[3]
 local NOW = tonumber(NOW_S)
 local GRACE = tonumber(ARGV[4])
+local OTHER_BYTES = tonumber(ARGV[5])
 
 local function as_table(flat)
   local t = {}
@@ -106,7 +122,7 @@ local function stat(field, by)
 end
 
 local function tenant_bytes()
-  return tonumber(redis.call('HGET', K_TSTATS, 'bytes') or '0')
+  return tonumber(redis.call('HGET', K_TSTATS, 'bytes') or '0') + OTHER_BYTES
 end
 
 -- Whether adding grown bytes keeps the tenant within max (shrinking always does).
@@ -178,16 +194,12 @@ end
 
 -- Creates the session (a new incarnation, with no browser state) from the insert arguments at
 -- ARGV[o..] (insertArgv). Returns a refusal, or nil and the new session (whose keys the caller
--- still gives their TTL).
+-- still gives their TTL). The session caps were checked before (seats, see SEAT_TAKE).
 local function insert(o)
-  local ttl, ar, mr, tm, proxy, max_total, max_tenant, max_bytes, inc, pairs_count = unpack(ARGV, o, o + 9)
-  local in_tenant = redis.call('ZCOUNT', K_TEXP, '(' .. NOW_S, '+inf')
-  if in_tenant >= tonumber(max_tenant) then return { 'tenant_quota', in_tenant, tonumber(max_tenant) } end
-  local total = redis.call('ZCOUNT', K_GEXP, '(' .. NOW_S, '+inf')
-  if total >= tonumber(max_total) then return { 'capacity', total, tonumber(max_total) } end
+  local ttl, ar, mr, tm, proxy, max_bytes, inc, pairs_count = unpack(ARGV, o, o + 7)
   pairs_count = tonumber(pairs_count)
   local bytes = #proxy
-  for i = o + 10, o + 9 + 2 * pairs_count do bytes = bytes + #ARGV[i] end
+  for i = o + 8, o + 7 + 2 * pairs_count do bytes = bytes + #ARGV[i] end
   if not fits(bytes, max_bytes) then return { 'bytes_quota', tenant_bytes() + bytes, tonumber(max_bytes) } end
 
   local s = { i = inc, c = NOW_S, ttl = ttl, ar = ar, b = tostring(bytes) }
@@ -198,7 +210,7 @@ local function insert(o)
     'rq', 0, 'er', 0, 'trt', 0, 'rn', 0, 'b', bytes)
   if proxy ~= '' then redis.call('HSET', K_SESS, 'px', proxy) end
   if pairs_count > 0 then
-    redis.call('HSET', K_META, unpack(ARGV, o + 10, o + 9 + 2 * pairs_count))
+    redis.call('HSET', K_META, unpack(ARGV, o + 8, o + 7 + 2 * pairs_count))
   end
   redis.call('ZADD', K_TIDS, 0, SID)
   set_expiry(s, NOW + tonumber(ttl) * 1000)
@@ -209,20 +221,42 @@ local function insert(o)
 end
 `;
 
-const perSession = (body: string): string => `${PRELUDE}\n${body}`;
+/**
+ * Every per-session script answers {its result, the bucket's report}: the tenant's stored bytes
+ * in this bucket, and the tenant's and the bucket's created / dropped (removed + expired)
+ * counts, which the caller mirrors into its bytes cache and the seat counters.
+ */
+const perSession = (body: string): string => `${PRELUDE}
+local function main()
+${body}
+end
+local result = main()
+local t = redis.call('HMGET', K_TSTATS, 'bytes', 'created', 'removed', 'expired')
+local g = redis.call('HMGET', K_STATS, 'created', 'removed', 'expired')
+local n = function(v) return tonumber(v or '0') end
+return { result, { n(t[1]), n(t[2]), n(t[3]) + n(t[4]), n(g[1]), n(g[2]) + n(g[3]) } }
+`;
 
-/** ARGV[1..4] of every per-session script. */
+/** ARGV[1..5] of every per-session script. */
 export interface SessionArgs {
   tenant: string;
   id: string;
   now: number;
   /** How long Redis keeps the keys after expires_at. */
   graceMs: number;
+  /** The tenant's stored bytes in the other buckets, as the caller last heard them. */
+  otherBytes: number;
 }
 
-export const sessionArgv = ({ tenant, id, now, graceMs }: SessionArgs): string[] => [tenant, id, ms(now), String(graceMs)];
+export const sessionArgv = ({ tenant, id, now, graceMs, otherBytes }: SessionArgs): string[] => [
+  tenant,
+  id,
+  ms(now),
+  String(graceMs),
+  String(otherBytes),
+];
 
-/** What insert() creates a session from (a new incarnation), and the capacity it checks. */
+/** What insert() creates a session from (a new incarnation), and the storage budget it checks. */
 export interface InsertArgs {
   ttlSeconds: number;
   autoRenew: boolean;
@@ -230,8 +264,6 @@ export interface InsertArgs {
   trackMetrics: boolean;
   /** The upstream proxy as JSON; '' for none. */
   proxyJson: string;
-  maxSessions: number;
-  maxPerTenant: number;
   maxBytesPerTenant: number;
   incarnation: string;
   metadata: [string, string][];
@@ -243,19 +275,17 @@ const insertArgv = (a: InsertArgs): string[] => [
   String(a.maxRequests),
   flag(a.trackMetrics),
   a.proxyJson,
-  String(a.maxSessions),
-  String(a.maxPerTenant),
   String(a.maxBytesPerTenant),
   a.incarnation,
   String(a.metadata.length),
   ...a.metadata.flat(),
 ];
 
-/** ARGV[5..]: the insert arguments. -> {'created'|'exists', session} | {refusal, live, max} */
+/** ARGV[6..]: the insert arguments. -> {'created'|'exists', session} | {'bytes_quota', bytes, max} */
 const CREATE = perSession(`
 local s, flat = live()
 if s then return { 'exists', reply(flat) } end
-local refused, created = insert(5)
+local refused, created = insert(6)
 if refused then return refused end
 keep_until_expiry(created)
 return { 'created', reply() }
@@ -280,17 +310,17 @@ return reply()
 `);
 
 /**
- * ARGV[5] '1' to create a missing session from ARGV[6..] (the insert arguments).
+ * ARGV[6] '1' to create a missing session from ARGV[7..] (the insert arguments).
  * -> {'reserved', session, created 0|1, has_state 0|1, state, seq} | {'limit', session}
- *    | {'not_found'} | {refusal, live, max}
+ *    | {'not_found'} | {'bytes_quota', bytes, max}
  */
 const RESERVE = perSession(`
-local CREATE_MISSING = ARGV[5]
+local CREATE_MISSING = ARGV[6]
 local s = live()
 local created = 0
 if not s then
   if CREATE_MISSING ~= '1' then return { 'not_found' } end
-  local refused = insert(6)
+  local refused = insert(7)
   if refused then return refused end
   s = as_table(redis.call('HGETALL', K_SESS))
   created = 1
@@ -314,13 +344,13 @@ export const reserveArgv = (session: SessionArgs, createMissing: InsertArgs | nu
 ];
 
 /**
- * ARGV[5..] (recordArgv). The url and error are recorded (and counted) first; a state is then
+ * ARGV[6..] (recordArgv). The url and error are recorded (and counted) first; a state is then
  * kept only if its seq is greater than ss, the saved one's, and the tenant's bytes stay within
  * MAX_BYTES; clearing the state clears ss with it.
  * -> {session, 'saved'|'stale'|'over_budget'|'none'} or {}
  */
 const RECORD = perSession(`
-local URL, RENDER_MS, FAILED, ERROR, STATE_OP, STATE, STATE_SEQ, SESSION_SAMPLES, GLOBAL_SAMPLES, MAX_BYTES = unpack(ARGV, 5, 14)
+local URL, RENDER_MS, FAILED, ERROR, STATE_OP, STATE, STATE_SEQ, SESSION_SAMPLES, GLOBAL_SAMPLES, MAX_BYTES = unpack(ARGV, 6, 15)
 local s = live()
 if not s then return {} end
 touch(s)
@@ -338,9 +368,10 @@ elseif s.tm == '1' then
   redis.call('HINCRBYFLOAT', K_STATS, 'render_ms', RENDER_MS)
   redis.call('HINCRBYFLOAT', K_TSTATS, 'render_ms', RENDER_MS)
   stat('renders', 1)
-  redis.call('RPUSH', K_GTIMES, RENDER_MS)
+  -- With the time, so that readers can merge the buckets' samples into the most recent ones.
+  redis.call('RPUSH', K_GTIMES, NOW_S .. '|' .. RENDER_MS)
   redis.call('LTRIM', K_GTIMES, GLOBAL_SAMPLES, -1)
-  redis.call('RPUSH', K_TTIMES, RENDER_MS)
+  redis.call('RPUSH', K_TTIMES, NOW_S .. '|' .. RENDER_MS)
   redis.call('LTRIM', K_TTIMES, GLOBAL_SAMPLES, -1)
 end
 resize(s, grown)
@@ -395,14 +426,14 @@ export const recordArgv = (session: SessionArgs, r: RecordArgs): string[] => [
 ];
 
 /**
- * ARGV[5..] (updateArgv): the limits, the config fields ('' = unchanged), the proxy ('keep',
+ * ARGV[6..] (updateArgv): the limits, the config fields ('' = unchanged), the proxy ('keep',
  * 'del', or 'set' and its JSON), metadata ('1' to clear it first, n, then n triples key,
  * 's'|'d', value; keys distinct). Checks everything before changing anything.
  * -> {'updated', session} | {'not_found'} | {'metadata_limit', keys} | {'bytes_quota', bytes, max}
  */
 const UPDATE = perSession(`
-local MAX_KEYS, MAX_BYTES, TTL, AR, MR, TM, PROXY_OP, PROXY, CLEAR_META, N = unpack(ARGV, 5, 14)
-local FIRST = 15
+local MAX_KEYS, MAX_BYTES, TTL, AR, MR, TM, PROXY_OP, PROXY, CLEAR_META, N = unpack(ARGV, 6, 15)
+local FIRST = 16
 local s = live()
 if not s then return { 'not_found' } end
 local n = tonumber(N)
@@ -501,89 +532,109 @@ if state then return { 1, 1, state, s.ss } end
 return { 1, 0, '', '0' }
 `);
 
+/** Lua: the name of a key of the bucket tagged TAG (see sessionKeys in redis-session.backend.ts). */
+const KEY_NAMES = `
+local function bucket_key(prefix, kind, tag, tenant, sid)
+  local key = prefix .. kind .. ':{' .. tag .. '}'
+  if tenant then key = key .. ':' .. tenant end
+  if sid then key = key .. ':' .. sid end
+  return key
+end
+`;
+
 /**
- * KEYS: ids:{T}, exp:{T}. ARGV (listArgv): prefix, tenant, now, limit, after ('' = from the
- * start), scan budget, page bytes, item overhead. Live sessions of the tenant in id order after
- * `after`; stops after examining `budget` index entries, so a tenant with many expired, not yet
- * swept entries cannot make it slow, and once the items' listed bytes (b without the state,
- * plus the overhead: session.ts listedBytes) reach `page bytes`, so that no reply is huge.
- * -> {items ({session..., id}), more 0|1, cursor}: cursor is the last id examined when more
- * may follow.
+ * KEYS: ids:{B}:T, exp:{B}:T (one bucket). ARGV (listIdsArgv): prefix, tag, tenant, now, limit,
+ * after ('' = from the start), scan budget, item overhead. The bucket's live sessions of the
+ * tenant in id order after `after`, with what each costs a page (listedBytes: b without the
+ * state, plus the overhead): at most `limit`, examining at most `budget` index entries, so a
+ * tenant with many expired, not yet swept entries cannot make it slow.
+ * -> {{id, bytes, id, bytes, ...}, frontier}: frontier '' when the bucket has nothing more after
+ * them, else the last id examined (ids after it are unknown yet).
  */
-const LIST = `
-local PREFIX, TENANT, NOW_S, LIMIT, AFTER, BUDGET, PAGE_BYTES, ITEM_OVERHEAD = unpack(ARGV, 1, 8)
-local ids_key, exp_key = KEYS[1], KEYS[2]
+const LIST_IDS = `${KEY_NAMES}
+local PREFIX, TAG, TENANT, NOW_S, LIMIT, AFTER, BUDGET, ITEM_OVERHEAD = unpack(ARGV, 1, 8)
 local now = tonumber(NOW_S)
-local limit, budget, page_bytes = tonumber(LIMIT), tonumber(BUDGET), tonumber(PAGE_BYTES)
+local limit, budget = tonumber(LIMIT), tonumber(BUDGET)
 local start = '-'
 if AFTER ~= '' then start = '(' .. AFTER end
-local items, last, more, scanned, bytes = {}, '', 0, 0, 0
+local found, frontier, scanned = {}, '', 0
 local batch_size = math.min(limit + 1, 256)
-while more == 0 do
-  local batch = redis.call('ZRANGEBYLEX', ids_key, start, '+', 'LIMIT', 0, batch_size)
+while frontier == '' do
+  local batch = redis.call('ZRANGEBYLEX', KEYS[1], start, '+', 'LIMIT', 0, batch_size)
   if #batch == 0 then break end
   for _, sid in ipairs(batch) do
-    local expires = redis.call('ZSCORE', exp_key, sid)
+    local expires = redis.call('ZSCORE', KEYS[2], sid)
     if expires and tonumber(expires) > now then
-      if #items == limit or bytes >= page_bytes then
-        more = 1
-        break
-      end
-      local tag = '{' .. TENANT .. ':' .. sid .. '}'
-      local sess = PREFIX .. 'sess:' .. tag
-      local flat = redis.call('HGETALL', sess)
-      if #flat > 0 then
-        items[#items + 1] = { flat, redis.call('HGETALL', PREFIX .. 'meta:' .. tag),
-          redis.call('LRANGE', PREFIX .. 'times:' .. tag, 0, -1), sid }
-        last = sid
-        bytes = bytes + tonumber(redis.call('HGET', sess, 'b')) - redis.call('STRLEN', PREFIX .. 'state:' .. tag)
+      local bytes = redis.call('HGET', bucket_key(PREFIX, 'sess', TAG, TENANT, sid), 'b')
+      if bytes then
+        found[#found + 1] = sid
+        found[#found + 1] = tonumber(bytes) - redis.call('STRLEN', bucket_key(PREFIX, 'state', TAG, TENANT, sid))
           + tonumber(ITEM_OVERHEAD)
       end
     end
     scanned = scanned + 1
-    if scanned >= budget then
-      more = 1
-      last = sid
+    if #found == 2 * limit or scanned >= budget then
+      frontier = sid
       break
     end
   end
   start = '(' .. batch[#batch]
 end
-return { items, more, last }
+return { found, frontier }
 `;
 
-export interface ListArgs {
+export interface ListIdsArgs {
   prefix: string;
+  tag: string;
   tenant: string;
   now: number;
   limit: number;
   after: string | null;
   budget: number;
-  pageBytes: number;
   itemOverheadBytes: number;
 }
 
-export const listArgv = (l: ListArgs): string[] => [
+export const listIdsArgv = (l: ListIdsArgs): string[] => [
   l.prefix,
+  l.tag,
   l.tenant,
   ms(l.now),
   String(l.limit),
   l.after ?? '',
   String(l.budget),
-  String(l.pageBytes),
   String(l.itemOverheadBytes),
 ];
 
 /**
- * Removes up to `batch` global index entries that are due (expires_at <= now), with their keys
- * and tenant index entries, counts them as expired and gives back their sum_created and stored
- * bytes, globally and per tenant (the tenant is in the member). The incarnation in the member tells whether the id's keys are still this
- * session's, or already a newer incarnation's (this entry outlived its keys). Returns how many
- * entries it examined, how many it removed, and those as a flat list (tenant, id, incarnation,
- * ...); with `hold_key`, it holds them there for the next reporting sweep instead.
+ * KEYS: sess, meta, times of each session to fetch (one bucket). ARGV: now.
+ * -> one entry per session: {session flat, metadata flat, times} or {} when it is gone.
  */
-const SWEEP_BATCH = `${HOLD}
-local function sweep_batch(gexp, stats, prefix, now_s, batch, hold_key)
+const LIST_FETCH = `
+local now = tonumber(ARGV[1])
+local items = {}
+for i = 1, #KEYS, 3 do
+  local flat = redis.call('HGETALL', KEYS[i])
+  local expires = redis.call('HGET', KEYS[i], 'e')
+  if #flat > 0 and tonumber(expires) > now then
+    items[#items + 1] = { flat, redis.call('HGETALL', KEYS[i + 1]), redis.call('LRANGE', KEYS[i + 2], 0, -1) }
+  else
+    items[#items + 1] = {}
+  end
+end
+return items
+`;
+
+/**
+ * Removes up to `batch` of the bucket's index entries that are due (expires_at <= now), with
+ * their keys and tenant index entries, counts them as expired and gives back their sum_created
+ * and stored bytes, in the bucket and for their tenant (the tenant is in the member). The
+ * incarnation in the member tells whether the id's keys are still this session's, or already a
+ * newer incarnation's (this entry outlived its keys). Returns how many entries it examined, how
+ * many it removed, and those as a flat list (tenant, id, incarnation, ...); with `hold_key`, it
+ * holds them there for the next reporting sweep instead.
+ */
+const SWEEP_BATCH = `${HOLD}${KEY_NAMES}
+local function sweep_batch(gexp, stats, prefix, tag, now_s, batch, hold_key)
   local now = tonumber(now_s)
   local due = redis.call('ZRANGEBYSCORE', gexp, '-inf', now_s, 'LIMIT', 0, batch)
   local expired = 0
@@ -593,8 +644,7 @@ local function sweep_batch(gexp, stats, prefix, now_s, batch, hold_key)
     if not created then
       redis.call('ZREM', gexp, member)
     else
-      local tag = '{' .. tenant .. ':' .. sid .. '}'
-      local sess = prefix .. 'sess:' .. tag
+      local sess = bucket_key(prefix, 'sess', tag, tenant, sid)
       local current = redis.call('HMGET', sess, 'i', 'e')
       if current[1] == inc and tonumber(current[2]) > now then
         -- Not due after all (cannot happen while every expiry change re-scores; kept safe).
@@ -602,11 +652,12 @@ local function sweep_batch(gexp, stats, prefix, now_s, batch, hold_key)
       else
         redis.call('ZREM', gexp, member)
         if current[1] == inc or not current[1] then
-          redis.call('DEL', sess, prefix .. 'meta:' .. tag, prefix .. 'times:' .. tag, prefix .. 'state:' .. tag)
-          redis.call('ZREM', prefix .. 'ids:{' .. tenant .. '}', sid)
-          redis.call('ZREM', prefix .. 'exp:{' .. tenant .. '}', sid)
+          redis.call('DEL', sess, bucket_key(prefix, 'meta', tag, tenant, sid), bucket_key(prefix, 'times', tag, tenant, sid),
+            bucket_key(prefix, 'state', tag, tenant, sid))
+          redis.call('ZREM', bucket_key(prefix, 'ids', tag, tenant), sid)
+          redis.call('ZREM', bucket_key(prefix, 'exp', tag, tenant), sid)
         end
-        local tenant_stats = prefix .. 'stats:{' .. tenant .. '}'
+        local tenant_stats = bucket_key(prefix, 'stats', tag, tenant)
         redis.call('HINCRBY', stats, 'sum_created', '-' .. created)
         redis.call('HINCRBY', tenant_stats, 'sum_created', '-' .. created)
         if bytes ~= '0' then
@@ -631,74 +682,129 @@ local function sweep_batch(gexp, stats, prefix, now_s, batch, hold_key)
   end
   if expired > 0 then redis.call('HINCRBY', stats, 'expired', expired) end
   for _, tenant in ipairs(tenants) do
-    redis.call('HINCRBY', prefix .. 'stats:{' .. tenant .. '}', 'expired', per_tenant[tenant])
+    redis.call('HINCRBY', bucket_key(prefix, 'stats', tag, tenant), 'expired', per_tenant[tenant])
   end
   return #due, expired, refs
 end
 `;
 
 /**
- * KEYS: exp (global), stats, unreported. ARGV (sweepArgv): prefix, now, batch, report. Sweeps
- * one batch; reporting, it also takes up to `batch` held removals (each is reported once: it
- * leaves the list), else it holds what it removes.
+ * KEYS: exp:{B}, stats:{B}, unreported:{B} (one bucket). ARGV (sweepArgv): prefix, tag, now,
+ * batch, report. Sweeps one batch of the bucket; reporting, it also takes up to `batch` held
+ * removals (each is reported once: it leaves the list), else it holds what it removes.
  * -> {examined, expired, swept {tenant, id, incarnation, ...}, held {"tenant|id|incarnation", ...}}
  */
 const SWEEP = `${SWEEP_BATCH}
-local PREFIX, NOW_S, BATCH, REPORT = unpack(ARGV, 1, 4)
+local PREFIX, TAG, NOW_S, BATCH, REPORT = unpack(ARGV, 1, 5)
 local batch = tonumber(BATCH)
 if REPORT ~= '1' then
-  local examined, expired = sweep_batch(KEYS[1], KEYS[2], PREFIX, NOW_S, batch, KEYS[3])
+  local examined, expired = sweep_batch(KEYS[1], KEYS[2], PREFIX, TAG, NOW_S, batch, KEYS[3])
   return { examined, expired, {}, {} }
 end
-local examined, expired, swept = sweep_batch(KEYS[1], KEYS[2], PREFIX, NOW_S, batch)
+local examined, expired, swept = sweep_batch(KEYS[1], KEYS[2], PREFIX, TAG, NOW_S, batch)
 local held = redis.call('LPOP', KEYS[3], batch) or {}
 return { examined, expired, swept, held }
 `;
 
 export interface SweepArgs {
   prefix: string;
+  tag: string;
   now: number;
   batch: number;
   /** Whether the caller reports the removals (else they are held for one that does). */
   report: boolean;
 }
 
-export const sweepArgv = (w: SweepArgs): string[] => [w.prefix, ms(w.now), String(w.batch), flag(w.report)];
+export const sweepArgv = (w: SweepArgs): string[] => [w.prefix, w.tag, ms(w.now), String(w.batch), flag(w.report)];
 
 /**
- * KEYS: exp (global), stats (global), unreported, then the expiry zset, stats hash and times
- * list to answer from: the global ones (exp, stats, times) or a tenant's (exp:{T}, stats:{T},
- * times:{T}). ARGV (sweepArgv): prefix, now, batch. Sweeps one (global) batch first, so that
- * sum_created covers live sessions only (what it removes is held for a reporting sweep); when
- * more is due than one batch, answers {0} and the caller sweeps the rest and asks again.
- * -> {1, live, stats, recent times} | {0}
+ * KEYS: exp:{B}, stats:{B}, unreported:{B}, then the expiry zset, stats hash and times list to
+ * answer from: the bucket's (exp:{B}, stats:{B}, times:{B}) or its tenant's (exp:{B}:T ...).
+ * ARGV (sweepArgv): prefix, tag, now, batch. Sweeps one batch of the bucket first, so that
+ * sum_created and the bytes cover live sessions only (what it removes is held for a reporting
+ * sweep); when more is due than one batch, answers {0} and the caller sweeps and asks again.
+ * -> {1, live, stats, recent "time|ms" samples} | {0}
  */
 const METRICS = `${SWEEP_BATCH}
-local PREFIX, NOW_S, BATCH = unpack(ARGV, 1, 3)
+local PREFIX, TAG, NOW_S, BATCH = unpack(ARGV, 1, 4)
 local batch = tonumber(BATCH)
-local examined = sweep_batch(KEYS[1], KEYS[2], PREFIX, NOW_S, batch, KEYS[3])
+local examined = sweep_batch(KEYS[1], KEYS[2], PREFIX, TAG, NOW_S, batch, KEYS[3])
 if examined >= batch then return { 0 } end
 return { 1, redis.call('ZCOUNT', KEYS[4], '(' .. NOW_S, '+inf'), redis.call('HGETALL', KEYS[5]),
   redis.call('LRANGE', KEYS[6], 0, -1) }
 `;
 
-export interface MetricsArgs {
-  prefix: string;
+export const metricsArgv = (m: Omit<SweepArgs, 'report'>): string[] => sweepArgv({ ...m, report: false }).slice(0, 4);
+
+/**
+ * Seats: a session cap (a tenant's, or the global one) spans every bucket, so a create takes a
+ * seat first, in the cap's own slot. KEYS: seats:{X} (hash: n<b>, v<b> = the count of sessions
+ * not yet dropped in bucket b, as of that bucket's version v<b>), pending:{X} (zset: seats taken
+ * by creates in flight, scored by when their lease ends). ARGV (seatTakeArgv): now, lease (ms),
+ * token, max, bucket count. Held = the buckets' counts + the live leases.
+ * -> {1, held} taken | {0, held} refused
+ */
+const SEAT_TAKE = `
+local NOW_S, LEASE, TOKEN, MAX, BUCKETS = unpack(ARGV, 1, 5)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', NOW_S)
+local held = redis.call('ZCARD', KEYS[2])
+local fields = {}
+for b = 0, tonumber(BUCKETS) - 1 do fields[#fields + 1] = 'n' .. b end
+for _, n in ipairs(redis.call('HMGET', KEYS[1], unpack(fields))) do held = held + tonumber(n or '0') end
+if held >= tonumber(MAX) then return { 0, held } end
+redis.call('ZADD', KEYS[2], tonumber(NOW_S) + tonumber(LEASE), TOKEN)
+return { 1, held + 1 }
+`;
+
+export interface SeatTakeArgs {
   now: number;
-  /** Index entries swept before answering; more due than this and it answers {0}. */
-  batch: number;
+  leaseMs: number;
+  token: string;
+  max: number;
+  buckets: number;
 }
 
-export const metricsArgv = (m: MetricsArgs): string[] => [m.prefix, ms(m.now), String(m.batch)];
+export const seatTakeArgv = (t: SeatTakeArgs): string[] => [ms(t.now), String(t.leaseMs), t.token, String(t.max), String(t.buckets)];
+
+/**
+ * KEYS: seats:{X}, pending:{X}. ARGV (seatSettleArgv): the token to release ('' none), then
+ * (bucket, count, version) triples. A bucket's count replaces the mirrored one only if its
+ * version is newer, so settling is idempotent and order-free; releasing the token in the same
+ * step as mirroring the create's bucket keeps its session counted throughout. -> 1
+ */
+const SEAT_SETTLE = `
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+for i = 2, #ARGV, 3 do
+  local b, version = ARGV[i], tonumber(ARGV[i + 2])
+  if version > tonumber(redis.call('HGET', KEYS[1], 'v' .. b) or '-1') then
+    redis.call('HSET', KEYS[1], 'n' .. b, ARGV[i + 1], 'v' .. b, version)
+  end
+end
+return 1
+`;
+
+/** A bucket's sessions not yet dropped, and its version (every create and drop moves it on). */
+export interface BucketCount {
+  bucket: number;
+  created: number;
+  dropped: number;
+}
+
+export const seatSettleArgv = (token: string | null, counts: BucketCount[]): string[] => [
+  token ?? '',
+  ...counts.flatMap(({ bucket, created, dropped }) => [String(bucket), String(created - dropped), String(created + dropped)]),
+];
 
 export interface ScriptDefinition {
   lua: string;
-  numberOfKeys: number;
+  /** Absent: the caller passes the key count first (ioredis still routes by the keys). */
+  numberOfKeys?: number;
 }
 
 /**
- * Registered with ioredis defineCommand: EVALSHA, falling back to EVAL on NOSCRIPT. GET, TOUCH,
- * REMOVE and STORAGE_STATE take sessionArgv alone.
+ * Registered with ioredis defineCommand: EVALSHA, falling back to EVAL on NOSCRIPT (per node, on
+ * a Cluster). GET, TOUCH, REMOVE and STORAGE_STATE take sessionArgv alone. LIST_FETCH declares
+ * as many keys as it fetches sessions.
  */
 export const SESSION_SCRIPTS = {
   rtCreate: { lua: CREATE, numberOfKeys: SESSION_KEY_COUNT },
@@ -709,9 +815,12 @@ export const SESSION_SCRIPTS = {
   rtUpdate: { lua: UPDATE, numberOfKeys: SESSION_KEY_COUNT },
   rtRemove: { lua: REMOVE, numberOfKeys: SESSION_KEY_COUNT },
   rtStorageState: { lua: STORAGE_STATE, numberOfKeys: SESSION_KEY_COUNT },
-  rtList: { lua: LIST, numberOfKeys: 2 },
+  rtListIds: { lua: LIST_IDS, numberOfKeys: 2 },
+  rtListFetch: { lua: LIST_FETCH },
   rtSweep: { lua: SWEEP, numberOfKeys: 3 },
   rtMetrics: { lua: METRICS, numberOfKeys: 6 },
+  rtSeatTake: { lua: SEAT_TAKE, numberOfKeys: 2 },
+  rtSeatSettle: { lua: SEAT_SETTLE, numberOfKeys: 2 },
 } satisfies Record<string, ScriptDefinition>;
 
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
