@@ -50,6 +50,8 @@ describe('RedisSessionBackend (no server needed)', () => {
         `p:stats:${tag}:acme`,
         `p:times:${tag}:acme`,
         `p:unreported:${tag}`,
+        `p:unsettled:${tag}:acme`,
+        `p:unsettled:${tag}`,
       ]);
     });
 

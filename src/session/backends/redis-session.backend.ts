@@ -87,8 +87,16 @@ const BYTES_CACHE_MS = 1000;
 
 type RawSession = [string[], string[], string[]];
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
-/** What every per-session script reports of its bucket (see perSession in session-scripts.ts). */
-type BucketReport = [tenantBytes: number, tenantCreated: number, tenantDropped: number, created: number, dropped: number];
+/** What every per-session script reports of its bucket (see REPORT in session-scripts.ts). */
+type BucketReport = [
+  tenantBytes: number,
+  tenantCreated: number,
+  tenantDropped: number,
+  tenantSeats: string[],
+  created: number,
+  dropped: number,
+  seats: string[],
+];
 
 interface TenantBytes {
   /** The tenant's stored bytes per bucket, as last heard. */
@@ -231,7 +239,8 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
       return existing ? { kind: 'exists', session: existing } : seat;
     }
     const at = this.at(init.tenant, init.id, now);
-    const reply = (await this.seated(seat.seat, at, 'rtCreate', createArgv(at, insertArgs(init, limits)))) as unknown[];
+    const insert = insertArgs(init, limits, seat.seat.token, this.seatLeaseMs);
+    const reply = (await this.seated(seat.seat, at, 'rtCreate', createArgv(at, insert))) as unknown[];
     switch (reply[0]) {
       case 'created':
       case 'exists':
@@ -273,7 +282,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
         return again.kind === 'not_found' ? seat : again;
       }
     }
-    return this.reserveOnce(tenant, id, now, { seat: seat.seat, insert: insertArgs(init, limits) });
+    return this.reserveOnce(tenant, id, now, { seat: seat.seat, insert: insertArgs(init, limits, seat.seat.token, this.seatLeaseMs) });
   }
 
   private async reserveOnce(
@@ -488,9 +497,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   }
 
   async ping(): Promise<void> {
-    if (this.redis.status !== 'ready') {
-      throw translate(this.lastError ?? new Error(`redis connection is ${this.redis.status}`));
-    }
+    this.assertReady();
     try {
       await this.redis.ping();
     } catch (err) {
@@ -542,22 +549,22 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     const known = this.knownBytes(tenant);
     known.refreshing = true;
     try {
-      const counts = await Promise.all(
+      const reports = await Promise.all(
         BUCKET_TAGS.map(async (_, bucket) => {
-          const [[tb, tc, tr, te], [gc, gr, ge]] = await Promise.all([
-            this.redis.hmget(bucketKey(this.prefix, 'stats', bucket, tenant), 'bytes', 'created', 'removed', 'expired'),
-            this.redis.hmget(bucketKey(this.prefix, 'stats', bucket), 'created', 'removed', 'expired'),
-          ]).catch((err: unknown) => {
-            throw translate(err);
-          });
-          const n = (value: string | null): number => Number(value ?? 0);
-          this.heardBytes(tenant, bucket, n(tb));
-          return { tenant: { bucket, created: n(tc), dropped: n(tr) + n(te) }, all: { bucket, created: n(gc), dropped: n(gr) + n(ge) } };
+          const keys = [
+            bucketKey(this.prefix, 'stats', bucket, tenant),
+            bucketKey(this.prefix, 'stats', bucket),
+            bucketKey(this.prefix, 'unsettled', bucket, tenant),
+            bucketKey(this.prefix, 'unsettled', bucket),
+          ];
+          const report = (await this.call('rtBucketReport', keys)) as BucketReport;
+          this.heardBytes(tenant, bucket, Number(report[0]));
+          return bucketCounts(bucket, report);
         }),
       );
       await Promise.all([
-        this.call('rtSeatSettle', [...seatKeys(this.prefix, tenant), ...seatSettleArgv(null, counts.map((c) => c.tenant))]),
-        this.call('rtSeatSettle', [...seatKeys(this.prefix), ...seatSettleArgv(null, counts.map((c) => c.all))]),
+        this.call('rtSeatSettle', [...seatKeys(this.prefix, tenant), ...seatSettleArgv(null, reports.map((r) => r.tenant))]),
+        this.call('rtSeatSettle', [...seatKeys(this.prefix), ...seatSettleArgv(null, reports.map((r) => r.all))]),
       ]);
       known.at = Date.now();
     } finally {
@@ -611,13 +618,12 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
 
   /** Sent without being waited for: the answer does not depend on it (an unsettled seat lapses). */
   private settle(seat: Seat, bucket: number | null, report: BucketReport | null): void {
-    const counts = (created: number, dropped: number): BucketCount[] =>
-      report && bucket !== null ? [{ bucket, created, dropped }] : [];
-    const [, tc, td, gc, gd] = report ?? [0, 0, 0, 0, 0];
+    const counts = report && bucket !== null ? bucketCounts(bucket, report) : null;
     void Promise.all([
-      this.call('rtSeatSettle', [...seat.tenantKeys, ...seatSettleArgv(seat.token, counts(tc, td))]),
-      this.call('rtSeatSettle', [...seat.globalKeys, ...seatSettleArgv(seat.token, counts(gc, gd))]),
-    ]).catch((err: unknown) => this.logger.warn(`could not settle a session seat (it lapses): ${String(err)}`));
+      this.call('rtSeatSettle', [...seat.tenantKeys, ...seatSettleArgv(seat.token, counts ? [counts.tenant] : [])]),
+      this.call('rtSeatSettle', [...seat.globalKeys, ...seatSettleArgv(seat.token, counts ? [counts.all] : [])]),
+      // Only while Redis is away (logged once as such): the lease then lapses by itself.
+    ]).catch((err: unknown) => this.logger.debug?.(`could not settle a session seat (it lapses): ${String(err)}`));
   }
 
   /**
@@ -631,18 +637,23 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     onReport?: (report: BucketReport) => void,
   ): Promise<unknown> {
     const [result, report] = (await this.call(name, [...this.sessionKeys(at.tenant, at.id), ...argv])) as [unknown, BucketReport];
-    const numbers = report.map(Number) as BucketReport;
-    this.heardBytes(at.tenant, bucketOf(at.tenant, at.id), numbers[0]);
-    onReport?.(numbers);
+    this.heardBytes(at.tenant, bucketOf(at.tenant, at.id), Number(report[0]));
+    onReport?.(report);
     return result;
   }
 
   private async call(name: SessionScriptName, args: (string | number)[]): Promise<unknown> {
+    this.assertReady();
     try {
       return await this.scripts[name](...args);
     } catch (err) {
       throw translate(err);
     }
+  }
+
+  /** Fails fast (503) rather than queue while disconnected, on one node and on a Cluster alike. */
+  private assertReady(): void {
+    if (this.redis.status !== 'ready') throw translate(this.lastError ?? new Error(`redis connection is ${this.redis.status}`));
   }
 
   private maybeSession(tenant: string, id: string, reply: unknown): Session | null {
@@ -670,7 +681,9 @@ function connect(options: RedisSessionBackendOptions, connectTimeoutMs: number):
   }
   const url = new URL(options.url);
   return new Cluster(options.clusterNodes.map(hostPort), {
-    enableOfflineQueue: false,
+    // Needed while a node's connection is still being made (commands would be refused as
+    // "Connection is closed" otherwise); call() refuses at once while the cluster is not ready.
+    enableOfflineQueue: true,
     // Every script writes, so each goes to its slot's primary; a replica's reads could be stale.
     scaleReads: 'master',
     clusterRetryStrategy: retryStrategy,
@@ -697,6 +710,15 @@ function hostPort(node: string): { host: string; port: number } {
   return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
 }
 
+/** A bucket's report as the tenant's and the global seat counters mirror it. */
+function bucketCounts(bucket: number, report: BucketReport): { tenant: BucketCount; all: BucketCount } {
+  const [, tenantCreated, tenantDropped, tenantSeats, created, dropped, seats] = report;
+  return {
+    tenant: { bucket, created: Number(tenantCreated), dropped: Number(tenantDropped), seats: tenantSeats },
+    all: { bucket, created: Number(created), dropped: Number(dropped), seats },
+  };
+}
+
 const isRefusal = (outcome: CreateOutcome): outcome is CreateRefusal => outcome.kind !== 'created' && outcome.kind !== 'exists';
 
 /** A connection-level failure (or Redis refusing to serve) becomes a 503; anything else is a bug. */
@@ -714,7 +736,7 @@ export function translate(err: unknown): Error {
 }
 
 /** A new incarnation's token is drawn for every call that may create: the script keeps it only if it does. */
-function insertArgs(init: NewSession, limits: CapacityLimits): InsertArgs {
+function insertArgs(init: NewSession, limits: CapacityLimits, seatToken: string, seatLeaseMs: number): InsertArgs {
   const { config } = init;
   return {
     ttlSeconds: config.ttlSeconds,
@@ -723,6 +745,8 @@ function insertArgs(init: NewSession, limits: CapacityLimits): InsertArgs {
     trackMetrics: config.trackMetrics,
     proxyJson: config.proxy ? proxyJson(config.proxy) : '',
     maxBytesPerTenant: limits.maxBytesPerTenant,
+    seatToken,
+    seatLeaseMs,
     incarnation: newIncarnation(),
     metadata: Object.entries(init.metadata ?? {}),
   };

@@ -44,7 +44,8 @@ export function bucketKey(prefix: string, kind: string, bucket: number, tenant?:
 /**
  * The KEYS of a per-session script: the session's own four keys, then its tenant's two index
  * keys in the bucket, the bucket's expiry index, stats and recent times, the tenant's stats and
- * recent times in the bucket, and the bucket's removals held for the next reporting sweep.
+ * recent times in the bucket, the bucket's removals held for the next reporting sweep, and the
+ * seats of the tenant's and of all creates in the bucket that may not be settled yet.
  */
 export function sessionKeys(prefix: string, tenant: string, id: string): string[] {
   checkTenant(tenant);
@@ -63,6 +64,8 @@ export function sessionKeys(prefix: string, tenant: string, id: string): string[
     bucketKey(prefix, 'stats', b, tenant),
     bucketKey(prefix, 'times', b, tenant),
     bucketKey(prefix, 'unreported', b),
+    bucketKey(prefix, 'unsettled', b, tenant),
+    bucketKey(prefix, 'unsettled', b),
   ];
 }
 

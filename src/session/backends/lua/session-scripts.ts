@@ -76,7 +76,7 @@ import type { StateSnapshot } from '../../session';
 import { UNREPORTED_REMOVALS_MAX } from '../session-backend';
 
 /** KEYS of every per-session script, in this order. */
-export const SESSION_KEY_COUNT = 12;
+export const SESSION_KEY_COUNT = 14;
 
 /** Times are whole milliseconds on the wire (the index member parses them as digits). */
 const ms = (time: number): string => String(Math.floor(time));
@@ -100,6 +100,7 @@ const PRELUDE = `${HOLD}
 local K_SESS, K_META, K_TIMES, K_STATE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_TIDS, K_TEXP, K_GEXP, K_STATS, K_GTIMES = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local K_TSTATS, K_TTIMES, K_UNREPORTED = KEYS[10], KEYS[11], KEYS[12]
+local K_TUNSETTLED, K_UNSETTLED = KEYS[13], KEYS[14]
 local TENANT, SID, NOW_S = ARGV[1], ARGV[2], ARGV[3]
 local NOW = tonumber(NOW_S)
 local GRACE = tonumber(ARGV[4])
@@ -196,10 +197,10 @@ end
 -- ARGV[o..] (insertArgv). Returns a refusal, or nil and the new session (whose keys the caller
 -- still gives their TTL). The session caps were checked before (seats, see SEAT_TAKE).
 local function insert(o)
-  local ttl, ar, mr, tm, proxy, max_bytes, inc, pairs_count = unpack(ARGV, o, o + 7)
+  local ttl, ar, mr, tm, proxy, max_bytes, seat, lease, inc, pairs_count = unpack(ARGV, o, o + 9)
   pairs_count = tonumber(pairs_count)
   local bytes = #proxy
-  for i = o + 8, o + 7 + 2 * pairs_count do bytes = bytes + #ARGV[i] end
+  for i = o + 10, o + 9 + 2 * pairs_count do bytes = bytes + #ARGV[i] end
   if not fits(bytes, max_bytes) then return { 'bytes_quota', tenant_bytes() + bytes, tonumber(max_bytes) } end
 
   local s = { i = inc, c = NOW_S, ttl = ttl, ar = ar, b = tostring(bytes) }
@@ -210,31 +211,50 @@ local function insert(o)
     'rq', 0, 'er', 0, 'trt', 0, 'rn', 0, 'b', bytes)
   if proxy ~= '' then redis.call('HSET', K_SESS, 'px', proxy) end
   if pairs_count > 0 then
-    redis.call('HSET', K_META, unpack(ARGV, o + 8, o + 7 + 2 * pairs_count))
+    redis.call('HSET', K_META, unpack(ARGV, o + 10, o + 9 + 2 * pairs_count))
   end
   redis.call('ZADD', K_TIDS, 0, SID)
   set_expiry(s, NOW + tonumber(ttl) * 1000)
   stat('created', 1)
   stat('sum_created', NOW_S)
   stat('bytes', bytes)
+  -- The seat's session is in this bucket's count from now on: until the seat is settled, the
+  -- counts this bucket reports name it, so that the seat counter does not count it twice.
+  for _, key in ipairs({ K_TUNSETTLED, K_UNSETTLED }) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', NOW - tonumber(lease))
+    redis.call('ZADD', key, NOW_S, seat)
+  end
   return nil, s
 end
 `;
 
 /**
- * Every per-session script answers {its result, the bucket's report}: the tenant's stored bytes
- * in this bucket, and the tenant's and the bucket's created / dropped (removed + expired)
- * counts, which the caller mirrors into its bytes cache and the seat counters.
+ * A bucket's report: the tenant's stored bytes in it; the tenant's created and dropped (removed
+ * + expired) counts and the seats of its creates there not known to be settled; the same over
+ * all tenants. The caller mirrors it into its bytes cache and the seat counters.
  */
-const perSession = (body: string): string => `${PRELUDE}
+const REPORT = `
+local function bucket_report(tstats, stats, tunsettled, unsettled)
+  local t = redis.call('HMGET', tstats, 'bytes', 'created', 'removed', 'expired')
+  local g = redis.call('HMGET', stats, 'created', 'removed', 'expired')
+  local n = function(v) return tonumber(v or '0') end
+  return { n(t[1]), n(t[2]), n(t[3]) + n(t[4]), redis.call('ZRANGE', tunsettled, 0, -1),
+    n(g[1]), n(g[2]) + n(g[3]), redis.call('ZRANGE', unsettled, 0, -1) }
+end
+`;
+
+/** Every per-session script answers {its result, the bucket's report}. */
+const perSession = (body: string): string => `${PRELUDE}${REPORT}
 local function main()
 ${body}
 end
 local result = main()
-local t = redis.call('HMGET', K_TSTATS, 'bytes', 'created', 'removed', 'expired')
-local g = redis.call('HMGET', K_STATS, 'created', 'removed', 'expired')
-local n = function(v) return tonumber(v or '0') end
-return { result, { n(t[1]), n(t[2]), n(t[3]) + n(t[4]), n(g[1]), n(g[2]) + n(g[3]) } }
+return { result, bucket_report(K_TSTATS, K_STATS, K_TUNSETTLED, K_UNSETTLED) }
+`;
+
+/** KEYS: stats:{B}:T, stats:{B}, unsettled:{B}:T, unsettled:{B}. -> the bucket's report */
+const BUCKET_REPORT = `${REPORT}
+return bucket_report(KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 `;
 
 /** ARGV[1..5] of every per-session script. */
@@ -265,6 +285,9 @@ export interface InsertArgs {
   /** The upstream proxy as JSON; '' for none. */
   proxyJson: string;
   maxBytesPerTenant: number;
+  /** The seat taken for this create, and how long its lease lasts. */
+  seatToken: string;
+  seatLeaseMs: number;
   incarnation: string;
   metadata: [string, string][];
 }
@@ -276,6 +299,8 @@ const insertArgv = (a: InsertArgs): string[] => [
   flag(a.trackMetrics),
   a.proxyJson,
   String(a.maxBytesPerTenant),
+  a.seatToken,
+  String(a.seatLeaseMs),
   a.incarnation,
   String(a.metadata.length),
   ...a.metadata.flat(),
@@ -739,18 +764,24 @@ export const metricsArgv = (m: Omit<SweepArgs, 'report'>): string[] => sweepArgv
 /**
  * Seats: a session cap (a tenant's, or the global one) spans every bucket, so a create takes a
  * seat first, in the cap's own slot. KEYS: seats:{X} (hash: n<b>, v<b> = the count of sessions
- * not yet dropped in bucket b, as of that bucket's version v<b>), pending:{X} (zset: seats taken
- * by creates in flight, scored by when their lease ends). ARGV (seatTakeArgv): now, lease (ms),
- * token, max, bucket count. Held = the buckets' counts + the live leases.
+ * not yet dropped in bucket b, as of that bucket's version v<b>; u<b> = the seats of creates in
+ * bucket b that count already counts, comma-separated), pending:{X} (zset: seats taken by
+ * creates in flight, scored by when their lease ends). ARGV (seatTakeArgv): now, lease (ms),
+ * token, max, bucket count. Held = the buckets' counts + the live leases they do not count yet.
  * -> {1, held} taken | {0, held} refused
  */
 const SEAT_TAKE = `
 local NOW_S, LEASE, TOKEN, MAX, BUCKETS = unpack(ARGV, 1, 5)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', NOW_S)
-local held = redis.call('ZCARD', KEYS[2])
-local fields = {}
-for b = 0, tonumber(BUCKETS) - 1 do fields[#fields + 1] = 'n' .. b end
-for _, n in ipairs(redis.call('HMGET', KEYS[1], unpack(fields))) do held = held + tonumber(n or '0') end
+local counted, held = {}, 0
+for b = 0, tonumber(BUCKETS) - 1 do
+  local mirror = redis.call('HMGET', KEYS[1], 'n' .. b, 'u' .. b)
+  held = held + tonumber(mirror[1] or '0')
+  for seat in string.gmatch(mirror[2] or '', '[^,]+') do counted[seat] = true end
+end
+for _, seat in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if not counted[seat] then held = held + 1 end
+end
 if held >= tonumber(MAX) then return { 0, held } end
 redis.call('ZADD', KEYS[2], tonumber(NOW_S) + tonumber(LEASE), TOKEN)
 return { 1, held + 1 }
@@ -768,31 +799,37 @@ export const seatTakeArgv = (t: SeatTakeArgs): string[] => [ms(t.now), String(t.
 
 /**
  * KEYS: seats:{X}, pending:{X}. ARGV (seatSettleArgv): the token to release ('' none), then
- * (bucket, count, version) triples. A bucket's count replaces the mirrored one only if its
- * version is newer, so settling is idempotent and order-free; releasing the token in the same
- * step as mirroring the create's bucket keeps its session counted throughout. -> 1
+ * (bucket, count, version, seats it counts) groups. A bucket's count replaces the mirrored one
+ * only if its version is newer, so settling is idempotent and order-free; a session is counted
+ * once throughout: by its lease until a mirrored count names its seat, by that count after. -> 1
  */
 const SEAT_SETTLE = `
 if ARGV[1] ~= '' then redis.call('ZREM', KEYS[2], ARGV[1]) end
-for i = 2, #ARGV, 3 do
+for i = 2, #ARGV, 4 do
   local b, version = ARGV[i], tonumber(ARGV[i + 2])
   if version > tonumber(redis.call('HGET', KEYS[1], 'v' .. b) or '-1') then
-    redis.call('HSET', KEYS[1], 'n' .. b, ARGV[i + 1], 'v' .. b, version)
+    redis.call('HSET', KEYS[1], 'n' .. b, ARGV[i + 1], 'v' .. b, version, 'u' .. b, ARGV[i + 3])
   end
 end
 return 1
 `;
 
-/** A bucket's sessions not yet dropped, and its version (every create and drop moves it on). */
+/** A bucket's sessions not yet dropped, its version (every create and drop moves it on), and the seats of its creates it may count. */
 export interface BucketCount {
   bucket: number;
   created: number;
   dropped: number;
+  seats: string[];
 }
 
 export const seatSettleArgv = (token: string | null, counts: BucketCount[]): string[] => [
   token ?? '',
-  ...counts.flatMap(({ bucket, created, dropped }) => [String(bucket), String(created - dropped), String(created + dropped)]),
+  ...counts.flatMap(({ bucket, created, dropped, seats }) => [
+    String(bucket),
+    String(created - dropped),
+    String(created + dropped),
+    seats.join(','),
+  ]),
 ];
 
 export interface ScriptDefinition {
@@ -821,6 +858,7 @@ export const SESSION_SCRIPTS = {
   rtMetrics: { lua: METRICS, numberOfKeys: 6 },
   rtSeatTake: { lua: SEAT_TAKE, numberOfKeys: 2 },
   rtSeatSettle: { lua: SEAT_SETTLE, numberOfKeys: 2 },
+  rtBucketReport: { lua: BUCKET_REPORT, numberOfKeys: 4 },
 } satisfies Record<string, ScriptDefinition>;
 
 export type SessionScriptName = keyof typeof SESSION_SCRIPTS;
