@@ -68,8 +68,23 @@ function bootstrapMedianDiff(a, b, iterations = 1000) {
 function sides(stack) {
   const url = stack.site.url('/static');
   return {
-    direct: { label: 'direct  ', endpoint: `${stack.renderer.base}/render`, prefix: 'p2-direct-', pid: stack.renderer.child.pid, url },
-    api: { label: 'via API ', endpoint: `${stack.api.base}/v1/render`, prefix: 'p2-api-', pid: stack.api.child.pid, url },
+    // The renderer knows no sessions: the direct side names a warm context by its key, as the API does.
+    direct: {
+      label: 'direct  ',
+      endpoint: `${stack.renderer.base}/render`,
+      headers: stackLib.RENDERER_AUTH,
+      body: (i) => ({ url, context_key: stackLib.benchContextKey(`p2-direct-${i}`) }),
+      pid: stack.renderer.child.pid,
+      url,
+    },
+    api: {
+      label: 'via API ',
+      endpoint: `${stack.api.base}/v1/render`,
+      headers: {},
+      body: (i) => ({ url, session_id: `p2-api-${i}` }),
+      pid: stack.api.child.pid,
+      url,
+    },
   };
 }
 
@@ -127,13 +142,13 @@ async function runSide(side, amount, stack, record = true, connections = CONNECT
         {
           method: 'POST',
           path: new URL(side.endpoint).pathname,
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...side.headers },
           body: '{}',
           onResponse: record ? onResponse : undefined,
         },
       ],
-      // One session per connection: connection i always renders in session <prefix>i.
-      setupClient: (client) => client.setBody(JSON.stringify({ url: side.url, session_id: `${side.prefix}${nextId++ % connections}` })),
+      // One session per connection: connection i always renders in session i.
+      setupClient: (client) => client.setBody(JSON.stringify(side.body(nextId++ % connections))),
     },
   });
   const after = stackLib.cpuSnapshot(stack);
@@ -328,7 +343,7 @@ async function run({ log, tmpDir }) {
       details: {
         page: S.direct.url,
         request_bodies: {
-          direct: `{"url":"${S.direct.url}","session_id":"p2-direct-<connection>"}`,
+          direct: `{"url":"${S.direct.url}","context_key":"<key of p2-direct-<connection>>"}`,
           api: `{"url":"${S.api.url}","session_id":"p2-api-<connection>"} (the API adds the session's saved storage_state to what it sends the renderer)`,
         },
         load: {

@@ -7,6 +7,7 @@ import { setSecurityHeaders } from './auth/security-headers';
 import { closeConnectionsOnShutdown } from './common/drain';
 import { loggerFor, RequestLogController } from './common/logger';
 import { genRequestId } from './common/request-id';
+import { httpTimeouts } from './common/http-timeouts';
 import { createValidationPipe } from './common/validation';
 import { errorBody, HttpExceptionFilter } from './common/http-exception.filter';
 import { AppConfig } from './config/app-config';
@@ -16,6 +17,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     loggerInstance: loggerFor(config),
     logController: new RequestLogController(),
     bodyLimit: config.body_limit_bytes,
+    ...httpTimeouts(config),
     // Session ids are up to 128 characters; longer ones must reach validation for a clear 400.
     routerOptions: { maxParamLength: 1024 },
     genReqId: genRequestId,

@@ -2,8 +2,8 @@
  * API keys, tenants and security headers (DESIGN §5) end to end over Fastify inject: the
  * whole API booted with two tenants' keys, plus a small app wiring the real AuthModule to
  * stand-in health/metrics controllers (the guard's allow-list, whatever those modules do).
- * No browser: renderers point at a closed port, so a render fails fast after its session
- * request has been reserved, which is all the tenant checks need.
+ * One real renderer; renders go to a closed port on the allow-listed 127.0.0.2, so they run
+ * and fail fast (502) after their session request was reserved: all the tenant checks need.
  */
 import { Controller, Get, Module } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -16,15 +16,31 @@ import { HttpExceptionFilter } from '../src/common/http-exception.filter';
 import { loadConfig } from '../src/config/app-config';
 import { ConfigModule } from '../src/config/config.module';
 import { bootApp, BootedApp, ConfigOverrides, Inject, InjectResponse } from './support/app';
+import { closedPort } from './support/ports';
+import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
+
+jest.setTimeout(30_000);
 
 const ALPHA = 'key-alpha-0001';
 const BETA = 'key-beta-0002';
 const KEYS = [`${ALPHA}:alpha`, `${BETA}:beta`];
 const BASE: ConfigOverrides = {
   api_keys: KEYS,
-  headless_urls: ['http://127.0.0.1:9'],
+  headless_token: RENDERER_TOKEN,
   render_allowed_hosts: ['127.0.0.2'],
 };
+/** A page nothing serves: its render runs in Chromium and fails with 502. */
+let DEAD_URL = 'http://127.0.0.2/';
+let renderer: StartedRenderer;
+
+beforeAll(async () => {
+  renderer = await startRenderer();
+  BASE.headless_urls = [renderer.url];
+  DEAD_URL = `http://127.0.0.2:${await closedPort('127.0.0.2')}/`;
+});
+afterAll(async () => {
+  await renderer?.app.close();
+});
 
 type Headers = Record<string, string>;
 const bearer = (key: string): Headers => ({ authorization: `Bearer ${key}` });
@@ -209,13 +225,13 @@ describe('tenant isolation', () => {
 
   it("a render with B's key on A's session id uses B's own session, not A's (nor A's request limit)", async () => {
     await alpha('POST', '/v1/sessions', { session_id: 'shop', max_requests: 1 });
-    const render = { url: 'http://127.0.0.2/', session_id: 'shop' };
-    // The renderer is unreachable: 503, but the session request is reserved and recorded.
-    expect((await alpha('POST', '/v1/render', render)).status).toBe(503);
+    const render = { url: DEAD_URL, session_id: 'shop' };
+    // The page is not there: 502, but the session request was reserved and is recorded.
+    expect((await alpha('POST', '/v1/render', render)).status).toBe(502);
     expectError(await alpha('POST', '/v1/render', render), 429, '1/1');
 
     const res = await beta('POST', '/v1/render', render);
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(502);
     expect(res.headers['ratelimit-limit']).toBeUndefined(); // B's session has no limit
     const b = (await beta('GET', '/v1/sessions/shop')).body;
     expect(b.config.max_requests).toBe(0);
@@ -234,7 +250,7 @@ describe('tenant isolation', () => {
     expectError(await alpha('POST', '/v1/render', { url: 'http://127.0.0.2/', session_id: 'a4' }), 429, '2/2');
     // Alpha at its quota leaves beta's untouched.
     expect((await beta('POST', '/v1/sessions', {})).status).toBe(201);
-    expect((await beta('POST', '/v1/render', { url: 'http://127.0.0.2/', session_id: 'b2' })).status).toBe(503);
+    expect((await beta('POST', '/v1/render', { url: DEAD_URL, session_id: 'b2' })).status).toBe(502);
     expectError(await beta('POST', '/v1/sessions', {}), 429, '2/2');
     // Freeing one of alpha's makes room for alpha only.
     expect((await alpha('DELETE', '/v1/sessions/a2')).status).toBe(204);
@@ -411,8 +427,8 @@ describe('security headers', () => {
   });
 
   it('are on 5xx answers', async () => {
-    const res = await as(A)('POST', '/v1/render', { url: 'http://127.0.0.2/' });
-    expect(res.status).toBe(503);
+    const res = await as(A)('POST', '/v1/render', { url: DEAD_URL });
+    expect(res.status).toBe(502);
     expectSecurityHeaders(res, api);
   });
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigError, loadConfig } from '../src/config/app-config';
 import type { RenderResponse, StorageState } from '../src/renderer-rpc';
 import { BrowserService } from '../src/headless/browser.service';
 import { createHeadlessApp } from '../src/headless/headless.app';
 import { Site, startSite } from './fixtures/site';
+import { closedPort } from './support/ports';
 import { RENDERER_TOKEN, startRenderer as startStandalone } from './support/renderer';
 
 jest.setTimeout(30_000);
@@ -39,15 +39,6 @@ async function startRenderer(overrides: Partial<Record<keyof AppConfig, unknown>
     },
     closeContext: (contextKey) => fetch(`${base}/contexts/${contextKey}`, { method: 'DELETE', headers: AUTH }),
   };
-}
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(host: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('headless renderer (real Chromium)', () => {
@@ -128,7 +119,7 @@ describe('headless renderer (real Chromium)', () => {
     expect(status).toBe(200);
     expect(body.actions_executed).toEqual(['click']);
     expect(body.action_error).toMatchObject({ index: 1, type: 'click' });
-    expect(body.action_error.message).toMatch(/timeout/i);
+    expect(body.action_error.message).toMatch(/^click "#missing": .*timeout/i);
     expect(body.html).toContain('clicked');
     expect(body.html).not.toContain('never');
   });
@@ -274,7 +265,8 @@ describe('headless renderer (real Chromium)', () => {
     const { status, body } = await r.post({ url: `http://127.0.0.2:${port}/` });
     expect(status).toBe(502);
     expect(body.kind).toBe('navigation_failed');
-    expect(body.error).toContain('ERR_CONNECTION_REFUSED');
+    // Behind the egress proxy the browser sees a closed connection; the proxy says why.
+    expect(body.error).toContain(`connect ECONNREFUSED 127.0.0.2:${port}`);
   });
 
   it.each([
@@ -420,12 +412,15 @@ describe('headless renderer limits and failures', () => {
     }
   });
 
-  it('lets an in-flight render finish on shutdown', async () => {
+  it('lets an in-flight render finish on shutdown, answering /healthz 503 draining meanwhile', async () => {
     const r = await startRenderer();
-    const inflight = r.post({ url: site.url('/slow?ms=500') });
+    const inflight = r.post({ url: site.url('/slow?ms=1500') });
     await waitFor(async () => (await (await fetch(`${r.base}/healthz`)).json()).running === 1);
-    await r.app.close();
+    const closing = r.app.close();
+    await waitFor(async () => (await fetch(`${r.base}/healthz`)).status === 503, 1000);
+    expect(await (await fetch(`${r.base}/healthz`)).json()).toMatchObject({ status: 'draining', running: 1 });
     expect((await inflight).status).toBe(200);
+    await closing;
   });
 });
 

@@ -1,8 +1,7 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { PROBE_CACHE_MS } from '../src/health/renderer-probe';
 import { SessionStore } from '../src/session/session.store';
 import { bootApp, BootedApp, InjectResponse } from './support/app';
+import { closedPort } from './support/ports';
 import { RENDERER_TOKEN, startRenderer } from './support/renderer';
 
 jest.setTimeout(30_000);
@@ -19,15 +18,6 @@ interface HealthBody {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The first probe may launch Chromium, which can take longer than one probe's timeout. */
 async function readyWithin(api: BootedApp, ms: number): Promise<InjectResponse<HealthBody>> {

@@ -9,8 +9,10 @@ import { RedisSessionBackend } from '../src/session/backends/redis-session.backe
 import { BUCKET_TAGS, bucketOf } from '../src/session/backends/lua/key-layout';
 import { sessionBackendBehaviour } from './session-backend.behaviour';
 import { bootApp, BootedApp } from './support/app';
+import { closedPort } from './support/ports';
 import { redisServerAvailable, silentLogger } from './support/redis';
 import { RedisClusterProcess } from './support/redis-cluster';
+import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
 
 jest.setTimeout(60_000);
 
@@ -62,6 +64,16 @@ describeCluster('redis session backend on a Redis Cluster (3 primaries, 3 replic
     const headers = { authorization: `Bearer ${KEY.split(':')[0]}` };
     let a: BootedApp;
     let b: BootedApp;
+    let renderer: StartedRenderer;
+    /** On the allowed site, but nothing listens: a render runs (its request is taken) and fails. */
+    let deadUrl: string;
+
+    beforeAll(async () => {
+      renderer = await startRenderer();
+      deadUrl = `http://127.0.0.2:${await closedPort('127.0.0.2')}/`;
+    });
+
+    afterAll(() => renderer?.app.close());
 
     const boot = (overrides: Record<string, unknown> = {}) =>
       bootApp({
@@ -69,9 +81,8 @@ describeCluster('redis session backend on a Redis Cluster (3 primaries, 3 replic
         redis_url: 'redis://ignored-host:1',
         redis_cluster_nodes: cluster.seeds,
         api_keys: [KEY],
-        // Nothing listens there: a render's reservation is taken, then the render fails (503).
-        headless_urls: ['http://127.0.0.1:9'],
-        headless_token: 'test-renderer-token-0123456789',
+        headless_urls: [renderer.url],
+        headless_token: RENDERER_TOKEN,
         render_allowed_hosts: ['127.0.0.2'],
         ...overrides,
       });
@@ -93,10 +104,10 @@ describeCluster('redis session backend on a Redis Cluster (3 primaries, 3 replic
       [a, b] = await Promise.all([boot(), boot()]);
       expect((await call(a, 'POST', '/v1/sessions', { session_id: 'lim', max_requests: 10 })).status).toBe(201);
       const responses = await Promise.all(
-        Array.from({ length: 60 }, (_, i) => call(i % 2 ? a : b, 'POST', '/v1/render', { url: 'http://127.0.0.2/', session_id: 'lim' })),
+        Array.from({ length: 60 }, (_, i) => call(i % 2 ? a : b, 'POST', '/v1/render', { url: deadUrl, session_id: 'lim' })),
       );
-      // The reserved ones reach the (absent) renderer: 503; the others are refused: 429.
-      expect(tally(responses)).toEqual({ statuses: { 503: 10, 429: 50 }, clusterErrors: 0 });
+      // The reserved ones run and fail on the closed port: 502; the others are refused: 429.
+      expect(tally(responses)).toEqual({ statuses: { 502: 10, 429: 50 }, clusterErrors: 0 });
       expect((await call(b, 'GET', '/v1/sessions/lim')).body.state.request_count).toBe(10);
     });
 

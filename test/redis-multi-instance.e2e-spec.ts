@@ -1,11 +1,16 @@
 /**
  * Two API instances on one Redis (DESIGN §4): a session created through one is read, patched,
  * listed, limited and removed through the other, and concurrent updates through both lose
- * nothing. Both apps run on the same fake clock; the renderer URL points nowhere, so renders
- * fail after their request was reserved (which is what the limit test needs). Database 13.
+ * nothing. Both apps run on the same fake clock and one real renderer; renders go to a closed
+ * port, so they run and fail after their request was reserved (what the limit test needs).
+ * Database 13.
  */
 import { bootApp, BootedApp, FakeClock } from './support/app';
+import { closedPort } from './support/ports';
 import { deleteKeys, redisUrl } from './support/redis';
+import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
+
+jest.setTimeout(30_000);
 
 const DB = 13;
 const PREFIX = 'riptide:'; // the backend's default prefix; this database is this file's alone
@@ -16,13 +21,18 @@ describe('two API instances sharing sessions through Redis', () => {
   const clock = new FakeClock(T0);
   let a: BootedApp;
   let b: BootedApp;
+  let renderer: StartedRenderer;
+  let deadUrl: string;
 
   beforeAll(async () => {
     await deleteKeys(DB, PREFIX);
+    renderer = await startRenderer();
+    deadUrl = `http://127.0.0.2:${await closedPort('127.0.0.2')}/`;
     const overrides = {
       session_backend: 'redis',
       redis_url: redisUrl(DB),
-      headless_urls: ['http://127.0.0.1:9'],
+      headless_urls: [renderer.url],
+      headless_token: RENDERER_TOKEN,
       render_allowed_hosts: ['127.0.0.2'],
     };
     [a, b] = await Promise.all([bootApp(overrides, { clock }), bootApp(overrides, { clock })]);
@@ -30,6 +40,7 @@ describe('two API instances sharing sessions through Redis', () => {
 
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
+    await renderer?.app.close();
     await deleteKeys(DB, PREFIX);
   });
 
@@ -93,7 +104,7 @@ describe('two API instances sharing sessions through Redis', () => {
     await b.inject({ method: 'POST', url: '/v1/sessions', payload: { session_id: 'limited', max_requests: 3 } });
     const renders = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        (i % 2 ? a : b).inject({ method: 'POST', url: '/v1/render', payload: { url: 'http://127.0.0.2:9/', session_id: 'limited' } }),
+        (i % 2 ? a : b).inject({ method: 'POST', url: '/v1/render', payload: { url: deadUrl, session_id: 'limited' } }),
       ),
     );
     const limited = renders.filter((r) => r.status === 429);

@@ -123,7 +123,7 @@ describe('POST /v1/render against a real renderer and Chromium', () => {
   it.each([
     ['file:///etc/passwd'],
     ['javascript:alert(1)'],
-    ['http://169.254.169.254/latest/meta-data/'],
+    // The metadata address and the other ranges are unit tests of the policy (src/egress), never rendered.
     ['http://localhost:3000/'],
     ['http://127.0.0.1:9/'],
   ])('refuses %s with 422 without using a session request', async (url) => {
@@ -184,15 +184,16 @@ describe('several renderers', () => {
 });
 
 describe('renderer failures', () => {
-  it('answers 503 quickly when no renderer is reachable, and records it', async () => {
+  it('answers 503 quickly with Retry-After when no renderer is reachable, and uses up no request', async () => {
     const api = await bootApp({ headless_token: RENDERER_TOKEN, headless_urls: ['http://127.0.0.1:9'], render_allowed_hosts: ['127.0.0.2'] });
     try {
       const started = Date.now();
       const res = await api.inject({ method: 'POST', url: '/v1/render', payload: { url: 'http://127.0.0.2/', session_id: 'dead' } });
       expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
       expect(Date.now() - started).toBeLessThan(1000);
       const session = await api.inject('/v1/sessions/dead');
-      expect(session.body.state).toMatchObject({ request_count: 1, error_count: 1 });
+      expect(session.body.state).toMatchObject({ request_count: 0, error_count: 0 });
     } finally {
       await api.close();
     }

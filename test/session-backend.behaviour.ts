@@ -152,6 +152,20 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       expect(again.createdAt).toBe(reserved.createdAt);
     });
 
+    it('gives back a refunded request, never below zero, and counts it out of the totals', async () => {
+      await store.create('t', { id: 'refund', config: { maxRequests: 1 } });
+      await store.reserveRequest('t', 'refund');
+      await expect(store.reserveRequest('t', 'refund')).rejects.toThrow('1/1');
+      clock.advance(SECOND);
+      const refunded = await store.refundRequest('t', 'refund');
+      expect(refunded?.requestCount).toBe(0);
+      expect(refunded?.lastAccessed).toBe(clock.now() - SECOND); // no touch: nothing ran
+      expect((await store.metrics('t')).totalRequests).toBe(0);
+      expect((await store.refundRequest('t', 'refund'))?.requestCount).toBe(0);
+      expect((await store.reserveRequest('t', 'refund')).session.requestCount).toBe(1);
+      expect(await store.refundRequest('t', 'never-made')).toBeNull();
+    });
+
     it('treats 0 as unlimited', async () => {
       await store.create('t', { id: 'free' });
       for (let i = 0; i < 25; i++) await store.reserveRequest('t', 'free');

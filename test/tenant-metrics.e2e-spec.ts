@@ -2,10 +2,14 @@
  * GET /v1/sessions/metrics and POST /v1/sessions/cleanup with two API keys (DESIGN §3, §5):
  * each tenant sees the aggregates of its own sessions only, and a cleanup's `removed` counts
  * only the caller's sessions, while the Prometheus exposition (/metrics) stays global. The
- * whole API over Fastify inject, memory backend, fake clock; renderers point at a closed port,
- * so a render fails fast after its session request has been reserved.
+ * whole API over Fastify inject, memory backend, fake clock; one real renderer, and renders go
+ * to a closed port, so they run and fail fast after their session request was reserved.
  */
 import { bootApp, BootedApp, FakeClock } from './support/app';
+import { closedPort } from './support/ports';
+import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
+
+jest.setTimeout(30_000);
 
 const ALPHA = 'key-alpha-0001';
 const BETA = 'key-beta-0002';
@@ -17,11 +21,24 @@ const B: Headers = { 'x-api-key': BETA };
 
 let t: BootedApp;
 let clock: FakeClock;
+let renderer: StartedRenderer;
+let deadUrl: string;
+
+beforeAll(async () => {
+  renderer = await startRenderer();
+  deadUrl = `http://127.0.0.2:${await closedPort('127.0.0.2')}/`;
+});
+afterAll(() => renderer?.app.close());
 
 beforeEach(async () => {
   clock = new FakeClock();
   t = await bootApp(
-    { api_keys: [`${ALPHA}:alpha`, `${BETA}:beta`], headless_urls: ['http://127.0.0.1:9'], render_allowed_hosts: ['127.0.0.2'] },
+    {
+      api_keys: [`${ALPHA}:alpha`, `${BETA}:beta`],
+      headless_urls: [renderer.url],
+      headless_token: RENDERER_TOKEN,
+      render_allowed_hosts: ['127.0.0.2'],
+    },
     { clock },
   );
 });
@@ -58,12 +75,12 @@ describe('per-tenant session metrics', () => {
     for (const id of ['a1', 'a2']) expect((await alpha('POST', '/v1/sessions', { session_id: id })).status).toBe(201);
     clock.advance(10 * SEC);
     expect((await beta('POST', '/v1/sessions', { session_id: 'b1' })).status).toBe(201);
-    // The renderer is unreachable (503), but each render's session request is taken.
-    for (let i = 0; i < 3; i++) expect((await alpha('POST', '/v1/render', { url: 'http://127.0.0.2/', session_id: 'a1' })).status).toBe(503);
+    // The page is not there (502), but each render's session request is taken.
+    for (let i = 0; i < 3; i++) expect((await alpha('POST', '/v1/render', { url: deadUrl, session_id: 'a1' })).status).toBe(502);
     expect((await alpha('DELETE', '/v1/sessions/a2')).status).toBe(204);
     // a1 keeps its last url and error: the bytes its tenant's storage budget counts.
     const a1 = (await alpha<{ state: { last_url: string; last_error: string } }>('GET', '/v1/sessions/a1')).body.state;
-    expect(a1.last_url).toBe('http://127.0.0.2/');
+    expect(a1.last_url).toBe(deadUrl);
 
     expect(await metricsOf(alpha)).toEqual({
       active_sessions: 1,

@@ -25,6 +25,12 @@ const RENDERER_MAIN = path.join(ROOT, 'dist', 'headless', 'main.js');
 const SITE = path.join(__dirname, '..', 'servers', 'static-site.js');
 const SITE_HOST = '127.0.0.2';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** The API -> renderer token (a standalone renderer refuses to start without one). */
+const RENDERER_TOKEN = 'bench-renderer-token-0123456789';
+/** What a client calling the renderer directly must send, as the API does. */
+const RENDERER_AUTH = { authorization: `Bearer ${RENDERER_TOKEN}` };
+/** A renderer context key (64 hex) for a bench session name. */
+const benchContextKey = (name) => require('node:crypto').createHash('sha256').update(name).digest('hex');
 
 async function startSite(tmpDir) {
   const port = await proc.freePort();
@@ -53,6 +59,9 @@ async function startRenderer(tmpDir, name = 'renderer', env = {}) {
       CHROMIUM_PATH: CHROMIUM,
       LOG_LEVEL: 'warn',
       HEADLESS_URLS: undefined,
+      HEADLESS_TOKEN: RENDERER_TOKEN,
+      // The renderer's egress layer judges every connection too: the local site must be allowed there.
+      RENDER_ALLOWED_HOSTS: SITE_HOST,
       ...env,
     },
   });
@@ -78,6 +87,7 @@ async function startApi(tmpDir, rendererBase, name = 'api', env = {}) {
       API_KEYS: '',
       HEADLESS_URLS: rendererBase,
       HEADLESS_PORT: String(await proc.freePort()),
+      HEADLESS_TOKEN: RENDERER_TOKEN,
       RENDER_ALLOWED_HOSTS: SITE_HOST,
       ...env,
     },
@@ -249,6 +259,8 @@ async function postJson(url, body) {
 }
 
 module.exports = {
+  RENDERER_AUTH,
+  benchContextKey,
   SITE_HOST,
   CHROMIUM,
   startStack,

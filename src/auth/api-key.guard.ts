@@ -4,8 +4,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/app-config';
 import { ApiKeyRing } from './api-keys';
 import { IS_PUBLIC_KEY } from './public.decorator';
+import '../common/request-state';
 
-type TenantRequest = FastifyRequest & { tenant?: string };
 
 const REALM = 'Bearer realm="riptide-api"';
 const BEARER = /^bearer(?:[ \t]|$)/i;
@@ -67,7 +67,7 @@ export class ApiKeyGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (!this.keys.enabled) return true;
     const http = context.switchToHttp();
-    const request = http.getRequest<TenantRequest>();
+    const request = http.getRequest<FastifyRequest>();
     if (this.isOpen(context, routePath(request))) return true;
 
     const key = presentedKey(request.headers);

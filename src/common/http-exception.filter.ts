@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { retryAfterOf } from './retry-after';
 
 export interface ErrorBody {
   statusCode: number;
@@ -49,6 +50,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (status >= 500 && !(exception instanceof HttpException)) {
       this.logger.error({ err: exception, request_id: request.id }, 'unhandled error');
     }
+    const retryAfter = retryAfterOf(exception);
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     void reply.status(status).send(errorBody(status, messageOf(exception, status), request.id));
   }
 }

@@ -59,6 +59,10 @@ describe('loadConfig', () => {
     ['HEADLESS_URLS', 'not a url'],
     ['API_KEYS', 'short:acme'],
     ['LOG_LEVEL', 'loud'],
+    ['RENDER_ALLOWED_HOSTS', '127.0.0.2,10.0.0.0/33'],
+    ['RENDER_ALLOWED_HOSTS', '10.0.0.0/8x'],
+    ['RENDER_DNS_SERVERS', 'dns.google'],
+    ['RENDER_UPSTREAM_PROXY', 'ftp://proxy.example:21'],
   ])('refuses %s=%s with one line naming the key', (key, value) => {
     const attempt = () => loadConfig({ env: { [key]: value } });
     expect(attempt).toThrow(ConfigError);
@@ -68,5 +72,25 @@ describe('loadConfig', () => {
     } catch (err) {
       expect((err as Error).message).not.toContain('\n');
     }
+  });
+
+  it('names the bad allow-list entry and what is wrong with it', () => {
+    expect(() => loadConfig({ env: { RENDER_ALLOWED_HOSTS: '127.0.0.2,10.0.0.0/33' } })).toThrow(
+      "config error: RENDER_ALLOWED_HOSTS (render_allowed_hosts) entry '10.0.0.0/33': prefix '/33' must be 0-32, got [\"127.0.0.2\",\"10.0.0.0/33\"]",
+    );
+  });
+
+  it('never echoes a secret it refuses', () => {
+    const attempt = () => loadConfig({ env: { RENDER_UPSTREAM_PROXY: 'ftp://user:hunter2-secret@proxy.example:21' } });
+    expect(attempt).toThrow(/^config error: RENDER_UPSTREAM_PROXY \(render_upstream_proxy\) server scheme 'ftp:' is not supported/);
+    expect(attempt).not.toThrow(/hunter2/);
+  });
+
+  it('accepts the egress keys in their documented forms', () => {
+    const config = loadConfig({
+      env: { RENDER_DNS_SERVERS: '127.0.0.53,[::1]:5353', RENDER_UPSTREAM_PROXY: 'socks5://u:p@10.0.0.9:1080' },
+    });
+    expect(config.render_dns_servers).toEqual(['127.0.0.53', '[::1]:5353']);
+    expect(config.render_upstream_proxy).toBe('socks5://u:p@10.0.0.9:1080');
   });
 });

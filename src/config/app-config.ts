@@ -14,6 +14,7 @@ import {
   ValidationError,
 } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
+import { IsAllowList, IsDnsServers, IsUpstreamProxyUrl } from '../egress/config-validators';
 import { MIN_TOKEN_LENGTH } from '../renderer-rpc/renderer-token';
 
 const toList = ({ value }: { value: unknown }): unknown => {
@@ -42,6 +43,8 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(0) @Max(65535) port: number;
   @IsString() host: string;
   @Transform(toInt) @IsInt() @Min(1024) body_limit_bytes: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(600_000) http_headers_timeout_ms: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000) http_request_timeout_ms: number;
 
   @IsIn(['memory', 'redis']) session_backend: 'memory' | 'redis';
   @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }) redis_url: string;
@@ -72,16 +75,16 @@ export class AppConfig {
   headless_token: string;
 
   @Transform(toInt) @IsInt() @Min(100) render_timeout_ms: number;
-  @Transform(toList) @IsString({ each: true }) render_allowed_hosts: string[];
-  @Transform(toList)
-  @Matches(/^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, {
-    each: true,
-    message: 'each entry must be an IP address with an optional port (1.1.1.1, 1.1.1.1:53, [::1]:53)',
-  })
-  render_dns_servers: string[];
+  @Transform(toInt) @IsInt() @Min(0) render_max_concurrent_per_tenant: number;
+  @Transform(toInt) @IsInt() @Min(1024) render_max_html_bytes: number;
+  @Transform(toInt) @IsInt() @Min(1024) render_max_response_bytes: number;
+  @Transform(toInt) @IsInt() @Min(100) @Max(1_000_000) render_max_screenshot_height_px: number;
+  /** Hosts, addresses and CIDR ranges exempt from the egress policy (its only way around). */
+  @Transform(toList) @IsAllowList() render_allowed_hosts: string[];
+  /** Resolvers of the egress layer, `ip[:port]`; empty: the system's. */
+  @Transform(toList) @IsDnsServers() render_dns_servers: string[];
   /** Default upstream proxy for renders whose session names none; set by the operator, so trusted. */
-  @Matches(/^$|^(https?|socks5):\/\/[^\s/]+\/?$/, { message: 'must be empty or an http://, https:// or socks5:// proxy URL' })
-  render_upstream_proxy: string;
+  @IsUpstreamProxyUrl() render_upstream_proxy: string;
 
   @Transform(toList)
   @Matches(/^[^:\s]{8,}:[A-Za-z0-9._-]{1,64}$/, {
@@ -111,10 +114,14 @@ export interface LoadConfigOptions {
 
 const DEFAULT_FILE = join(__dirname, '..', '..', 'config', 'default.yaml');
 
+/** Keys whose values are secrets (or may carry one, like a proxy URL's password): never echoed. */
+const SECRET_KEYS = new Set<string>(['headless_token', 'render_upstream_proxy', 'api_keys']);
+
 function explain(error: ValidationError): string {
   const key = error.property;
   const reasons = Object.values(error.constraints ?? {}).join('; ');
-  return `config error: ${key.toUpperCase()} (${key}) ${reasons.replace(`${key} `, '')}, got ${JSON.stringify(error.value)}`;
+  const got = SECRET_KEYS.has(key) ? '' : `, got ${JSON.stringify(error.value)}`;
+  return `config error: ${key.toUpperCase()} (${key}) ${reasons.replace(`${key} `, '')}${got}`;
 }
 
 /** Reads the YAML defaults, applies the environment and validates once. Throws ConfigError. */
@@ -130,6 +137,12 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
   const config = plainToInstance(AppConfig, raw);
   const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length > 0) throw new ConfigError(explain(errors[0]));
+  if (config.http_headers_timeout_ms > config.http_request_timeout_ms) {
+    // Node refuses a headers timeout longer than the request timeout.
+    throw new ConfigError(
+      `config error: HTTP_HEADERS_TIMEOUT_MS (http_headers_timeout_ms) must not exceed HTTP_REQUEST_TIMEOUT_MS, got ${config.http_headers_timeout_ms} > ${config.http_request_timeout_ms}`,
+    );
+  }
   if (!config.host) config.host = config.api_keys.length > 0 ? '0.0.0.0' : '127.0.0.1';
   return config;
 }

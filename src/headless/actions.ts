@@ -25,7 +25,7 @@ export async function runActions(page: Page, actions: RenderActionDto[], deadlin
       await runAction(page, action, deadline.clamp(action.timeout_ms ?? DEFAULT_ACTION_TIMEOUT_MS));
     } catch (error) {
       if (deadline.expired) throw capReached(action.type, index);
-      return { executed, error: { index, type: action.type, message: firstLine(errorMessage(error)) } };
+      return { executed, error: { index, type: action.type, message: `${target(action)}: ${firstLine(errorMessage(error))}` } };
     }
     executed.push(action.type);
   }
@@ -78,6 +78,23 @@ export async function scrollPage(
     },
     { steps, stepPx, delayMs },
   );
+}
+
+/** What the action was aimed at, for its error message: the selector, expression or code. */
+function target(action: RenderActionDto): string {
+  const quoted = (text: string): string => JSON.stringify(text.length > 120 ? `${text.slice(0, 117)}...` : text);
+  switch (action.type) {
+    case 'wait_for_css':
+    case 'click':
+    case 'type':
+      return `${action.type} ${quoted(action.css)}`;
+    case 'wait_for_js':
+      return `${action.type} ${quoted(action.expr)}`;
+    case 'js':
+      return `${action.type} ${quoted(action.code)}`;
+    case 'scroll':
+      return action.type;
+  }
 }
 
 function capReached(type: ActionType, index: number): RenderError {

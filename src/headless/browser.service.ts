@@ -1,9 +1,12 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { AppConfig } from '../config/app-config';
+import { EgressIdentity } from '../egress/egress-identity';
+import { RendererEgress } from '../egress/renderer-egress';
 import { ContextLease, ContextPool } from './context-pool';
 import type { StorageState } from '../renderer-rpc';
 import { firstLine, RenderError } from './errors';
+import { NAVIGATION_PROBE_SCRIPT } from './navigation-probe';
 
 const CHROMIUM_ARGS = [
   '--no-sandbox', // the renderer commonly runs as root in a container, where the sandbox cannot start
@@ -12,25 +15,54 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--no-first-run',
-  '--disable-quic',
   '--disable-dev-shm-usage',
+  // Egress (DESIGN §5): everything the browser sends must go through the egress proxy. QUIC
+  // (UDP) would not, nor would WebRTC's direct UDP: only proxied (TCP, through CONNECT) remains.
+  '--disable-quic',
+  '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
+  '--webrtc-ip-handling-policy=disable_non_proxied_udp',
 ];
+/**
+ * Proxy bypass list: nothing bypasses the egress proxy, loopback included. Chromium bypasses
+ * loopback implicitly; `<-loopback>` turns that off (Playwright adds it too, unless an
+ * environment variable says otherwise: stated here so the fence does not depend on that).
+ */
+const BYPASS_NOTHING = '<-loopback>';
 const LAUNCH_TIMEOUT_MS = 30_000;
 
 /**
  * Owns the one Chromium process (launched on first use, relaunched after a crash) and the
  * warm per-session contexts in it.
+ *
+ * Egress: every context gets its own egress proxy listener (an EgressIdentity) as its proxy
+ * server, so the proxy knows which context — and so which render — a connection belongs to, and
+ * which upstream proxy to chain to. The launch-level proxy (`--proxy-server`) is one more
+ * listener, the default for anything outside our contexts (the default context, the browser's
+ * own requests). Neither is the fence by itself: Chromium lets a CDP client create a context
+ * with a proxy of its own (Target.createBrowserContext's proxyServer, `direct://` included).
+ * The fence is that nobody but this service speaks CDP to this browser. A later feature that
+ * lets clients drive a browser over CDP keeps it by filtering the client's messages: every
+ * Target.createBrowserContext is rewritten to proxyServer = an egress listener of that session
+ * and proxyBypassList = `<-loopback>`, whatever the client asked (`direct://` included), and
+ * the browser handed out is launched with the session's own listener as its `--proxy-server`.
+ * The Kubernetes NetworkPolicy denying the renderer private ranges stays the second fence.
  */
 @Injectable()
 export class BrowserService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('HeadlessBrowser');
   private browser?: Browser;
+  /** The launch-level egress listener of the running browser. */
+  private browserEgress?: EgressIdentity;
+  private readonly egressOfContext = new WeakMap<BrowserContext, EgressIdentity>();
   private launching?: Promise<Browser>;
   private readonly contexts: ContextPool<BrowserContext, StorageState>;
   private sweeper?: NodeJS.Timeout;
   private closed = false;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly egress: RendererEgress,
+  ) {
     this.contexts = new ContextPool({
       create: (state) => this.newContext(state),
       maxContexts: config.headless_max_contexts,
@@ -77,6 +109,13 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
+  /** The egress identity of a context this service created: its proxy listener. */
+  egressOf(context: BrowserContext): EgressIdentity {
+    const identity = this.egressOfContext.get(context);
+    if (!identity) throw new RenderError('internal', 'browser context without an egress identity');
+    return identity;
+  }
+
   closeContext(key: string): void {
     this.contexts.remove(key);
   }
@@ -88,15 +127,26 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
     const browser = this.browser ?? (await this.launching?.catch(() => undefined));
     this.browser = undefined;
     await browser?.close().catch((e) => this.logger.warn(`closing Chromium failed: ${describe(e)}`));
+    await this.closeBrowserEgress();
+  }
+
+  private async closeBrowserEgress(): Promise<void> {
+    const identity = this.browserEgress;
+    this.browserEgress = undefined;
+    await identity?.close();
   }
 
   private async launch(): Promise<Browser> {
     let browser: Browser;
+    await this.closeBrowserEgress();
+    const identity = await this.egress.openIdentity('browser');
+    this.browserEgress = identity;
     try {
       browser = await chromium.launch({
         executablePath: this.config.chromium_path,
         headless: true,
         args: CHROMIUM_ARGS,
+        proxy: { server: identity.server, bypass: BYPASS_NOTHING },
         timeout: LAUNCH_TIMEOUT_MS,
         // Playwright would kill Chromium on these signals before in-flight renders could drain;
         // the application's shutdown hooks close it instead (and Playwright still kills it on exit).
@@ -105,11 +155,13 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
         handleSIGHUP: false,
       });
     } catch (error) {
+      await this.closeBrowserEgress();
       this.logger.error(`cannot launch Chromium at ${this.config.chromium_path}: ${describe(error)}`);
       throw new RenderError('browser_unavailable', `cannot launch Chromium at ${this.config.chromium_path}`);
     }
     if (this.closed) {
       await browser.close();
+      await this.closeBrowserEgress();
       throw new RenderError('shutting_down', 'renderer is shutting down');
     }
     browser.on('disconnected', () => {
@@ -126,12 +178,23 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
 
   private async newContext(state: StorageState | undefined): Promise<BrowserContext> {
     const browser = await this.getBrowser();
+    const identity = await this.egress.openIdentity('context');
     try {
-      // Downloads stay off: a page cannot write files on the renderer.
-      const context = await browser.newContext({ acceptDownloads: false, ...(state ? { storageState: state } : {}) });
+      const context = await browser.newContext({
+        // Downloads stay off: a page cannot write files on the renderer.
+        acceptDownloads: false,
+        // No proxy credentials here: with them Playwright would route every request through
+        // the Fetch domain to answer the challenge, which is slow. The listener needs none.
+        proxy: { server: identity.server, bypass: BYPASS_NOTHING },
+        ...(state ? { storageState: state } : {}),
+      });
+      this.egressOfContext.set(context, identity);
+      context.on('close', () => void identity.close());
+      await context.addInitScript(NAVIGATION_PROBE_SCRIPT);
       context.on('page', closePopup);
       return context;
     } catch (error) {
+      await identity.close();
       if (state && browser.isConnected()) {
         throw new RenderError('invalid_request', `storage_state rejected: ${describe(error)}`);
       }

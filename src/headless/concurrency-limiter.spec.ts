@@ -69,6 +69,39 @@ describe('ConcurrencyLimiter', () => {
     expect(await idle).toBe(true);
   });
 
+  it('serves the queues of different keys in turn, each in arrival order', async () => {
+    const limiter = new ConcurrencyLimiter(1, 10);
+    const first = await limiter.acquire(undefined, 'a');
+    const order: string[] = [];
+    const queued = ['a1', 'a2', 'a3', 'b1', 'c1', 'b2'].map((name) =>
+      limiter.acquire(undefined, name[0]).then((release) => {
+        order.push(name);
+        release();
+      }),
+    );
+    expect(limiter.queued).toBe(6);
+    first();
+    await Promise.all(queued);
+    // FIFO would give a1 a2 a3 b1 c1 b2: b and c would wait behind all of a's backlog.
+    expect(order).toEqual(['a1', 'b1', 'c1', 'a2', 'b2', 'a3']);
+    expect([limiter.running, limiter.queued]).toEqual([0, 0]);
+  });
+
+  it('counts the queue bound over all keys, and an aborted waiter leaves its key', async () => {
+    const limiter = new ConcurrencyLimiter(1, 2);
+    const release = await limiter.acquire(undefined, 'a');
+    const ctrl = new AbortController();
+    const aborted = limiter.acquire(ctrl.signal, 'a');
+    const b = limiter.acquire(undefined, 'b');
+    await expect(limiter.acquire(undefined, 'c')).rejects.toMatchObject({ kind: 'busy' });
+    ctrl.abort(new Error('gone'));
+    await expect(aborted).rejects.toThrow('gone');
+    expect(limiter.queued).toBe(1);
+    release();
+    (await b)();
+    expect([limiter.running, limiter.queued]).toEqual([0, 0]);
+  });
+
   it('rejects invalid limits', () => {
     expect(() => new ConcurrencyLimiter(0, 0)).toThrow(RangeError);
     expect(() => new ConcurrencyLimiter(1, -1)).toThrow(RangeError);

@@ -4,6 +4,7 @@ import { ConsoleLogger, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { closeConnectionsOnShutdown } from '../common/drain';
+import { httpTimeouts } from '../common/http-timeouts';
 import { AppConfig, requireHeadlessToken } from '../config/app-config';
 import { RenderErrorResponse, RendererTokenCheck } from '../renderer-rpc';
 import { HeadlessExceptionFilter } from './headless-exception.filter';
@@ -51,6 +52,7 @@ export async function createHeadlessApp(
     // A render body carries the caller's input plus a session's saved storage state.
     bodyLimit: config.body_limit_bytes + config.session_max_storage_state_bytes,
     genReqId: requestId,
+    ...httpTimeouts(config),
   });
   const app = await NestFactory.create<NestFastifyApplication>(HeadlessModule.forRoot(config), adapter, {
     logger: options.logger ?? new ConsoleLogger({ json: true, logLevels: NEST_LEVELS[config.log_level] }),

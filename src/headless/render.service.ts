@@ -1,13 +1,19 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { BrowserContext, errors, Page } from 'playwright-core';
 import { AppConfig } from '../config/app-config';
+import type { EgressIdentity } from '../egress/egress-identity';
+import type { EgressLog } from '../egress/egress-log';
+import { RendererEgress } from '../egress/renderer-egress';
+import type { UpstreamProxy } from '../egress/upstream-proxy';
 import { runActions, scrollPage } from './actions';
 import { ConcurrencyLimiter } from './concurrency-limiter';
 import { ContextLease } from './context-pool';
 import { Deadline } from './deadline';
-import type { HealthResponse, RenderRequestDto, RenderResponse } from '../renderer-rpc';
+import type { HealthResponse, RenderProxyDto, RenderRequestDto, RenderResponse } from '../renderer-rpc';
 import { BrowserService } from './browser.service';
+import { EgressWatch } from './egress-watch';
 import { firstLine, RenderError } from './errors';
+import { captureMhtml, fullPageScreenshot, OutputBudget, pageHtml } from './page-output';
 import { SessionTab } from './session-tab';
 
 /** Extra time given to in-flight renders at shutdown, beyond their hard cap. */
@@ -31,6 +37,7 @@ export class RenderService implements BeforeApplicationShutdown {
   constructor(
     private readonly config: AppConfig,
     private readonly browsers: BrowserService,
+    private readonly egress: RendererEgress,
   ) {
     this.limiter = new ConcurrencyLimiter(config.headless_max_concurrency, config.headless_max_queue);
   }
@@ -53,7 +60,7 @@ export class RenderService implements BeforeApplicationShutdown {
     if (cancel?.aborted) onCancel();
     else cancel?.addEventListener('abort', onCancel, { once: true });
     try {
-      const release = await this.limiter.acquire(abort.signal);
+      const release = await this.limiter.acquire(abort.signal, request.queue_key);
       const work = this.execute(request, deadline, abort.signal).finally(release);
       return await Promise.race([work, rejectOnAbort(abort.signal)]);
     } finally {
@@ -63,13 +70,15 @@ export class RenderService implements BeforeApplicationShutdown {
   }
 
   async health(): Promise<HealthResponse> {
-    const counts = { running: this.limiter.running, queued: this.limiter.queued };
+    const counts = { contexts: this.browsers.contextCount, running: this.limiter.running, queued: this.limiter.queued };
+    // Draining: load balancers and the API's probes move on while in-flight renders finish.
+    if (this.draining) return { status: 'draining', browser: this.browsers.connected ? 'connected' : 'disconnected', ...counts };
     try {
       await this.browsers.getBrowser();
-      return { status: 'ok', browser: 'connected', contexts: this.browsers.contextCount, ...counts };
+      return { status: 'ok', browser: 'connected', ...counts };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return { status: 'unavailable', browser: 'disconnected', contexts: this.browsers.contextCount, ...counts, error: message };
+      return { status: 'unavailable', browser: 'disconnected', ...counts, error: message };
     }
   }
 
@@ -93,9 +102,15 @@ export class RenderService implements BeforeApplicationShutdown {
     signal.addEventListener('abort', closePage, { once: true });
 
     let lease: ContextLease<BrowserContext> | undefined;
+    let recording: ReturnType<EgressIdentity['record']> | undefined;
+    let watch: EgressWatch | undefined;
     let completed = false;
     try {
+      const upstream = request.proxy ? await this.upstreamOf(request.proxy) : null;
       lease = key ? await this.browsers.leaseContext(key, request.storage_state) : await this.browsers.leaseThrowaway();
+      const egress = this.browsers.egressOf(lease.context);
+      egress.route(upstream);
+      recording = egress.record();
       const warm = key ? this.warmContext(lease, request.state_seq) : null;
       if (warm) {
         tab = await this.takeTab(lease.context, warm);
@@ -104,29 +119,36 @@ export class RenderService implements BeforeApplicationShutdown {
         page = await lease.context.newPage();
       }
       if (signal.aborted) throw signal.reason;
+      watch = new EgressWatch(page, lease.context, recording.log);
 
-      await this.navigate(page, request, deadline);
+      await this.navigate(page, request, deadline, watch, recording.log);
       if (request.wait_for) {
         await page.waitForSelector(request.wait_for, { state: 'attached', timeout: deadline.clamp(deadline.remaining()) });
       }
       if (request.scroll_steps) await scrollPage(page, request.scroll_steps);
       const actions = await runActions(page, request.actions ?? [], deadline);
+      // A refused navigation may have happened at any point (a script, a meta refresh, an action).
+      await watch.settle();
+      watch.check();
 
-      const html = await content(page, deadline);
+      const budget = new OutputBudget(this.config.render_max_response_bytes);
+      const html = await pageHtml(page, deadline, this.config.render_max_html_bytes, budget);
       const finalUrl = page.url();
       const screenshot = request.artifacts?.screenshot
-        ? (await page.screenshot({ fullPage: true, type: 'png', timeout: deadline.clamp(deadline.remaining()) })).toString('base64')
+        ? await fullPageScreenshot(page, deadline, this.config.render_max_screenshot_height_px, budget)
         : null;
-      const mhtml = request.artifacts?.mhtml ? await captureMhtml(lease.context, page) : null;
+      const mhtml = request.artifacts?.mhtml ? await captureMhtml(lease.context, page, budget) : null;
       // Numbered when asked for: CDP answers in order, so a greater number is a later state.
       const stateSeq = warm ? ++warm.seq : null;
       const storageState = warm ? await lease.context.storageState() : null;
+      if (storageState) budget.take(JSON.stringify(storageState).length, 'storage state');
       completed = !signal.aborted;
 
       return {
         final_url: finalUrl,
         html,
-        screenshot_b64: screenshot,
+        screenshot_b64: screenshot?.b64 ?? null,
+        screenshot_clipped: screenshot?.clipped ?? false,
         mhtml_b64: mhtml,
         render_time_ms: Date.now() - started,
         actions_executed: actions.executed,
@@ -134,10 +156,13 @@ export class RenderService implements BeforeApplicationShutdown {
         storage_state: storageState,
         state_seq: stateSeq,
         context_reused: lease.reused,
+        blocked_requests: recording.log.blocked(watch.refusedNavigation),
       };
     } catch (error) {
       throw this.classify(error, signal, request);
     } finally {
+      watch?.dispose();
+      recording?.stop();
       signal.removeEventListener('abort', closePage);
       // A page left mid-way by a failure is in an unknown state: only a clean one is parked.
       if (!(completed && lease && tab && this.park(lease.context, tab))) {
@@ -179,7 +204,17 @@ export class RenderService implements BeforeApplicationShutdown {
     return true;
   }
 
-  private async navigate(page: Page, request: RenderRequestDto, deadline: Deadline): Promise<void> {
+  /**
+   * The render's upstream proxy: well-formed (else 400 naming proxy.server) and on a host the
+   * egress policy allows (else 422): a tenant cannot name an internal host as its proxy.
+   */
+  private async upstreamOf(proxy: RenderProxyDto): Promise<UpstreamProxy> {
+    const outcome = await this.egress.sessionProxy(proxy);
+    if (outcome.ok) return outcome.upstream;
+    throw new RenderError(outcome.problem === 'invalid' ? 'invalid_request' : 'egress_refused', outcome.message);
+  }
+
+  private async navigate(page: Page, request: RenderRequestDto, deadline: Deadline, watch: EgressWatch, log: EgressLog): Promise<void> {
     const navMs = deadline.clamp(request.timeouts?.nav_ms ?? deadline.remaining());
     try {
       await page.goto(request.url, { waitUntil: 'load', timeout: navMs });
@@ -188,7 +223,11 @@ export class RenderService implements BeforeApplicationShutdown {
         throw new RenderError('timeout', `navigation to ${request.url} did not finish within ${navMs} ms`);
       }
       if (this.browsers.connected && !page.isClosed()) {
-        throw new RenderError('navigation_failed', firstLine((error as Error).message));
+        await watch.settle();
+        watch.check();
+        // Through the proxy the browser only sees a closed connection; the egress layer knows why.
+        const why = log.failureFor(request.url);
+        throw new RenderError('navigation_failed', `${firstLine((error as Error).message)}${why ? ` (${why})` : ''}`);
       }
       throw error;
     }
@@ -212,27 +251,6 @@ export class RenderService implements BeforeApplicationShutdown {
       return new RenderError('timeout', request.wait_for ? `wait_for "${request.wait_for}": ${message}` : message);
     }
     return new RenderError('internal', message);
-  }
-}
-
-/** The page's HTML; retried once if an action started a navigation that is still under way. */
-async function content(page: Page, deadline: Deadline): Promise<string> {
-  try {
-    return await page.content();
-  } catch (error) {
-    if (page.isClosed()) throw error;
-    await page.waitForLoadState('domcontentloaded', { timeout: deadline.clamp(deadline.remaining()) });
-    return page.content();
-  }
-}
-
-async function captureMhtml(context: BrowserContext, page: Page): Promise<string> {
-  const cdp = await context.newCDPSession(page);
-  try {
-    const { data } = await cdp.send('Page.captureSnapshot', { format: 'mhtml' });
-    return Buffer.from(data, 'utf8').toString('base64');
-  } finally {
-    await cdp.detach().catch(() => undefined);
   }
 }
 

@@ -8,6 +8,7 @@ import {
   OnModuleInit,
   Optional,
   ServiceUnavailableException,
+  UnprocessableEntityException,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
@@ -16,12 +17,16 @@ import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
 import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
-import { contextKey, RenderErrorResponse } from '../renderer-rpc';
+import { contextKey, queueKey, RenderErrorKind, RenderErrorResponse } from '../renderer-rpc';
+import { retryLater } from '../common/retry-after';
+import { readCappedJson } from './capped-body';
 import { Renderer, RendererPool } from './renderer-pool';
 import type { RenderConfig, RendererResult } from './render.types';
 
 /** How long past the hard cap we wait for the renderer's own 504 before giving up on it. */
 const RPC_MARGIN_MS = 2000;
+/** Room for the answer's fields around the parts the renderer counts against its cap (url, times). */
+const RESPONSE_ENVELOPE_BYTES = 64 * 1024;
 
 /** A reservation made before the render (by RequestLimitGuard or renderDynamicWithSession). */
 export interface SessionReservation {
@@ -39,6 +44,24 @@ export interface SessionRender {
 
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
 class Unreachable extends Error {}
+
+/** A renderer refused the render without running it (busy, draining, no browser): try the next. */
+class NotRun extends Error {}
+
+/**
+ * No renderer ran the render: every one was unreachable or refused it. Waiting clears this, so
+ * it carries Retry-After; a session request reserved for it is given back.
+ */
+class NoRendererRan extends ServiceUnavailableException {
+  constructor(message: string) {
+    super(message);
+    retryLater(this, NO_RENDERER_RETRY_AFTER_SECONDS);
+  }
+}
+
+/** Renderer error kinds that mean the render never started there. */
+const NOT_RUN_KINDS: ReadonlySet<string> = new Set<RenderErrorKind>(['busy', 'shutting_down', 'browser_unavailable']);
+const NO_RENDERER_RETRY_AFTER_SECONDS = 1;
 
 /**
  * The API's client to its renderers (RipTide's RpcClient): picks the session's renderer by
@@ -62,8 +85,13 @@ export class RpcClient implements OnModuleInit {
   }
 
   /** A render without a session: a throwaway browser context. */
-  renderDynamic(url: string, config: RenderConfig, requestId: string = randomUUID()): Promise<RendererResult> {
-    return this.send(null, { ...config, url }, requestId, this.hardCap(config));
+  renderDynamic(
+    url: string,
+    config: RenderConfig,
+    tenant: string = DEFAULT_TENANT,
+    requestId: string = randomUUID(),
+  ): Promise<RendererResult> {
+    return this.send(null, { ...config, url, queue_key: this.queueKeyOf(tenant) }, requestId, this.hardCap(config));
   }
 
   /** Reserves a request on the session (creating it if needed), renders, records the outcome. */
@@ -87,6 +115,8 @@ export class RpcClient implements OnModuleInit {
       ...config,
       url,
       context_key: key,
+      queue_key: this.queueKeyOf(tenant),
+      ...(session.config.proxy && { proxy: session.config.proxy }),
       ...(reservation.storageState
         ? { storage_state: JSON.parse(reservation.storageState.json) as unknown, state_seq: reservation.storageState.seq }
         : {}),
@@ -102,10 +132,15 @@ export class RpcClient implements OnModuleInit {
       });
       return { result, session: recorded?.session ?? null, stateSaved: recorded?.stateSaved ?? null };
     } catch (err) {
-      const message = err instanceof HttpException ? err.message : String(err);
-      await this.sessions
-        .recordResult(tenant, session.id, { url, renderTimeMs: this.clock.now() - started, error: message })
-        .catch((recordErr: unknown) => this.logger.warn({ err: recordErr }, 'could not record a failed render'));
+      const settle =
+        err instanceof NoRendererRan
+          ? this.sessions.refundRequest(tenant, session.id)
+          : this.sessions.recordResult(tenant, session.id, {
+              url,
+              renderTimeMs: this.clock.now() - started,
+              error: err instanceof HttpException ? err.message : String(err),
+            });
+      await settle.catch((recordErr: unknown) => this.logger.warn({ err: recordErr }, 'could not record a failed render'));
       throw err;
     }
   }
@@ -147,6 +182,10 @@ export class RpcClient implements OnModuleInit {
     return contextKey(this.renderers.keySecret, { tenant, sessionId: id, incarnation });
   }
 
+  private queueKeyOf(tenant: string): string {
+    return queueKey(this.renderers.keySecret, tenant);
+  }
+
   private hardCap(config: RenderConfig): number {
     return Math.min(config.timeouts?.hard_cap_ms ?? this.config.render_timeout_ms, this.config.render_timeout_ms);
   }
@@ -157,9 +196,13 @@ export class RpcClient implements OnModuleInit {
     return this.metrics ? this.metrics.timeRender(send) : send();
   }
 
-  /** Tries renderers in rank order, moving on only when one could not be reached at all. */
+  /**
+   * Tries renderers in rank order, moving on when one could not be reached or refused the
+   * render without running it (busy, draining): a render that could run elsewhere does.
+   */
   private async sendInOrder(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
     const payload = JSON.stringify(body);
+    let refusal: NotRun | null = null;
     for (const renderer of this.renderers.rank(key)) {
       if (!renderer.breaker.allows(this.clock.now())) continue;
       try {
@@ -167,13 +210,17 @@ export class RpcClient implements OnModuleInit {
         renderer.breaker.success();
         return result;
       } catch (err) {
+        if (err instanceof NotRun) {
+          refusal = err;
+          continue;
+        }
         if (!(err instanceof Unreachable)) throw err;
         renderer.breaker.failure(this.clock.now());
         this.logger.warn({ renderer: renderer.url, err: err.message }, 'renderer unreachable');
       }
     }
     this.metrics?.transportError('no_renderer');
-    throw new ServiceUnavailableException('no renderer is available');
+    throw new NoRendererRan(refusal ? `renderer unavailable: ${refusal.message}` : 'no renderer is available');
   }
 
   private async post(renderer: Renderer, payload: string, requestId: string, hardCapMs: number): Promise<RendererResult> {
@@ -194,13 +241,18 @@ export class RpcClient implements OnModuleInit {
     }
     let parsed: unknown;
     try {
-      parsed = await response.body.json();
+      parsed = await readCappedJson(response.body, this.config.render_max_response_bytes + RESPONSE_ENVELOPE_BYTES);
     } catch (err) {
+      if (err instanceof HttpException) throw err;
       throw this.transportError(err, timeout);
     }
     if (response.statusCode === 200) return parsed as RendererResult;
-    this.metrics?.rendererError((parsed as Partial<RenderErrorResponse> | null)?.kind);
-    throw rendererError(response.statusCode, parsed as Partial<RenderErrorResponse>);
+    const refusal = parsed as Partial<RenderErrorResponse> | null;
+    this.metrics?.rendererError(refusal?.kind);
+    if (response.statusCode === 503 && NOT_RUN_KINDS.has(refusal?.kind ?? '')) {
+      throw new NotRun(refusal?.error ?? `renderer answered ${response.statusCode}`);
+    }
+    throw rendererError(response.statusCode, refusal ?? {});
   }
 
   private transportError(err: unknown, timeout: number): Error {
@@ -224,6 +276,9 @@ function rendererError(status: number, body: Partial<RenderErrorResponse>): Http
   switch (status) {
     case 400:
       return new BadRequestException(message);
+    case 422:
+      // The egress policy refused the page itself (a redirect, a script, a rebinding DNS answer…).
+      return new UnprocessableEntityException(message);
     case 503:
       return new ServiceUnavailableException(`renderer unavailable: ${message}`);
     case 504:

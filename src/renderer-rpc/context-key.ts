@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 
-/** A context key on the wire: the hex HMAC below. Renderers refuse anything else. */
+/** A context or queue key on the wire: the hex HMACs below. Renderers refuse anything else. */
 export const CONTEXT_KEY_PATTERN = /^[0-9a-f]{64}$/;
 
 /** What a browser context on a renderer belongs to: one incarnation of one tenant's session. */
@@ -24,4 +24,12 @@ export function contextKey(secret: string, owner: ContextOwner): string {
     .update('\0')
     .update(owner.incarnation)
     .digest('hex');
+}
+
+/**
+ * The renderer's name for a tenant's queue (renders waiting for a slot are served across these
+ * in turn). Keyed like contextKey, so the renderer learns nothing of tenants.
+ */
+export function queueKey(secret: string, tenant: string): string {
+  return createHmac('sha256', secret).update('queue\0').update(tenant).digest('hex');
 }

@@ -6,6 +6,7 @@ export * from './context-key';
 export * from './render-action.dto';
 export * from './render-errors';
 export * from './render-options.dto';
+export * from './render-proxy.dto';
 export * from './render-request.dto';
 export * from './render-response';
 export * from './renderer-token';

@@ -6,8 +6,12 @@ export const RENDER_ERROR_STATUS = {
   invalid_request: 400,
   unauthorized: 401,
   not_found: 404,
+  /** The egress policy refused the page itself (its first URL, a redirect, a script or a meta refresh). */
+  egress_refused: 422,
   internal: 500,
   navigation_failed: 502,
+  /** The page's HTML or the whole answer is over its configured cap (the message names it). */
+  output_too_large: 502,
   busy: 503,
   browser_unavailable: 503,
   shutting_down: 503,

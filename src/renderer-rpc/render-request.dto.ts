@@ -4,6 +4,7 @@ import { IsInt, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, Max
 import { CONTEXT_KEY_PATTERN } from './context-key';
 import { IsRenderActions, RenderActionBaseDto, RenderActionDto } from './render-action.dto';
 import { RenderArtifactsDto, RenderTimeoutsDto, StorageStateDto } from './render-options.dto';
+import { RenderProxyDto } from './render-proxy.dto';
 
 /** The longest URL either side takes (the API checks it first, with the same limit). */
 export const URL_MAX_LENGTH = 8192;
@@ -66,10 +67,24 @@ export class RenderRequestDto {
   @Type(() => StorageStateDto)
   storage_state?: StorageStateDto;
 
+  /** The caller's queue (see queueKey): waiting renders are served across queues in turn. */
+  @ApiPropertyOptional({ description: 'fair-queueing key: renders waiting for a slot are served across keys in turn' })
+  @IsOptional()
+  @Matches(CONTEXT_KEY_PATTERN, { message: 'queue_key must be 64 lowercase hex characters' })
+  queue_key?: string;
+
   /** The order number of storage_state; the context's snapshots are numbered on from it. */
   @ApiPropertyOptional({ minimum: 0 })
   @IsOptional()
   @IsInt()
   @Min(0)
   state_seq?: number;
+
+  /** Chain this render's traffic through this upstream proxy; absent: RENDER_UPSTREAM_PROXY, or none. */
+  @ApiPropertyOptional({ type: () => RenderProxyDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => RenderProxyDto)
+  proxy?: RenderProxyDto;
 }

@@ -10,11 +10,19 @@ export interface ActionError {
   message: string;
 }
 
+/** A request of the page that the egress policy refused (`reason`: loopback, private, metadata, …). */
+export interface BlockedRequest {
+  url: string;
+  reason: string;
+}
+
 /** `POST /render` 200 body. */
 export interface RenderResponse {
   final_url: string;
   html: string;
   screenshot_b64: string | null;
+  /** The full-page screenshot was cut at RENDER_MAX_SCREENSHOT_HEIGHT_PX. */
+  screenshot_clipped: boolean;
   mhtml_b64: string | null;
   /** From getting a render slot to the answer; time spent queued is not included. */
   render_time_ms: number;
@@ -27,11 +35,14 @@ export interface RenderResponse {
   state_seq: number | null;
   /** Whether the session's context was already warm (its storage_state input then ignored). */
   context_reused: boolean;
+  /** The page's requests the egress policy refused: the first 20, without repeats. */
+  blocked_requests: BlockedRequest[];
 }
 
 /** `GET /healthz` body. */
 export interface HealthResponse {
-  status: 'ok' | 'unavailable';
+  /** Anything but ok is answered with 503. */
+  status: 'ok' | 'unavailable' | 'draining';
   browser: 'connected' | 'disconnected';
   contexts: number;
   running: number;

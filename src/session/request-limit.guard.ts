@@ -1,6 +1,7 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DEFAULT_TENANT } from '../auth/tenant.decorator';
+import { tenantOf } from '../auth/tenant.decorator';
+import '../common/request-state';
 import { Session, StateSnapshot } from './session';
 import { RequestLimitReached } from './session.errors';
 import { SessionStore } from './session.store';
@@ -11,10 +12,10 @@ export interface ReservedRequest {
   storageState: StateSnapshot | null;
 }
 
-type RequestWithReservation = FastifyRequest & { tenant?: string; reservation?: ReservedRequest };
-
-export const reservationOf = (request: FastifyRequest): ReservedRequest | undefined =>
-  (request as RequestWithReservation).reservation;
+/** The request RequestLimitGuard reserved for this render; undefined for a render without a session. */
+export const Reservation = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): ReservedRequest | undefined => ctx.switchToHttp().getRequest<FastifyRequest>().reservation,
+);
 
 /**
  * Atomically takes one request from the body's session (creating the session if needed)
@@ -27,11 +28,11 @@ export class RequestLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
-    const request = http.getRequest<RequestWithReservation>();
+    const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     const sessionId = (request.body as { session_id?: string } | undefined)?.session_id;
     if (!sessionId) return true;
-    const tenant = request.tenant ?? DEFAULT_TENANT;
+    const tenant = tenantOf(request);
     try {
       const { session, storageState } = await this.sessions.reserveRequest(tenant, sessionId);
       const max = session.config.maxRequests;

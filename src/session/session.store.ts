@@ -174,6 +174,11 @@ export class SessionStore {
     }
   }
 
+  /** Gives back a request reserved for a render that no renderer ran; null when the session is gone. */
+  refundRequest(tenant: string, id: string): Promise<Session | null> {
+    return this.backend.refundRequest(tenant, id, this.clock.now());
+  }
+
   /**
    * Records a finished render; url and error are cut to SESSION_TEXT_MAX_LENGTH characters. The
    * browser state is dropped when over the configured cap, and kept only if it is newer

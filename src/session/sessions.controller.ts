@@ -18,6 +18,7 @@ import { Tenant } from '../auth/tenant.decorator';
 import { CreateSessionDto, UpsertSessionDto } from './dto/create-session.dto';
 import { ListSessionsQuery } from './dto/list-sessions.query';
 import { PatchSessionDto } from './dto/patch-session.dto';
+import { ProxyPolicyPipe } from '../render/proxy-policy.pipe';
 import { ProxyDto } from './dto/proxy.dto';
 import { SessionConfigDto } from './dto/session-config.dto';
 import { SessionIdPipe } from './session-id.pipe';
@@ -67,7 +68,7 @@ export class SessionsController {
 
   @Post()
   @ApiOperation({ summary: 'Create a session (409 if the id is live)' })
-  async create(@Tenant() tenant: string, @Body() dto: CreateSessionDto): Promise<SessionResponse> {
+  async create(@Tenant() tenant: string, @Body(ProxyPolicyPipe) dto: CreateSessionDto): Promise<SessionResponse> {
     const session = await this.sessions.create(tenant, { id: dto.session_id, config: configOf(dto), metadata: dto.metadata });
     return toSessionResponse(session);
   }
@@ -97,7 +98,7 @@ export class SessionsController {
   async upsert(
     @Tenant() tenant: string,
     @Param('id', SessionIdPipe) id: string,
-    @Body() dto: UpsertSessionDto,
+    @Body(ProxyPolicyPipe) dto: UpsertSessionDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<SessionResponse> {
     const { session, created } = await this.sessions.getOrCreate(tenant, id, { config: configOf(dto), metadata: dto.metadata });
@@ -124,7 +125,7 @@ export class SessionsController {
   async patch(
     @Tenant() tenant: string,
     @Param('id', SessionIdPipe) id: string,
-    @Body() dto: PatchSessionDto,
+    @Body(ProxyPolicyPipe) dto: PatchSessionDto,
   ): Promise<SessionResponse> {
     return toSessionResponse(await this.sessions.update(tenant, id, patchOf(dto)));
   }

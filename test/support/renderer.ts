@@ -12,12 +12,18 @@ export interface StartedRenderer {
   port: number;
 }
 
-/** A standalone renderer (not embedded) on loopback, so a test can stop it and start another. */
+/**
+ * A standalone renderer (not embedded) on loopback, so a test can stop it and start another. Its
+ * egress policy lets through the local test site on 127.0.0.2, as the API's does in the tests.
+ */
 export async function startRenderer(
   overrides: Partial<Record<keyof AppConfig, unknown>> = {},
   port = 0,
 ): Promise<StartedRenderer> {
-  const config = loadConfig({ env: {}, overrides: { log_level: 'silent', headless_token: RENDERER_TOKEN, ...overrides } });
+  const config = loadConfig({
+    env: {},
+    overrides: { log_level: 'silent', headless_token: RENDERER_TOKEN, render_allowed_hosts: ['127.0.0.2'], ...overrides },
+  });
   const app = await createHeadlessApp(config);
   await app.listen(port, '127.0.0.1');
   const bound = (app.getHttpServer().address() as AddressInfo).port;

@@ -5,11 +5,18 @@ import { SESSION_ID_PATTERN } from '../../session/session';
 
 /**
  * POST /v1/render: the renderer's request with a session id instead of a context key, and
- * without storage_state (the API supplies it from the session). The url is only required to be
+ * without storage_state and proxy (the API supplies both from the session). The url is only required to be
  * a string here: its scheme and address are judged by the URL policy, which answers 422 rather
  * than 400 for a refused one.
  */
-export class RenderDto extends OmitType(RenderRequestDto, ['url', 'context_key', 'storage_state', 'state_seq'] as const) {
+export class RenderDto extends OmitType(RenderRequestDto, [
+  'url',
+  'context_key',
+  'queue_key',
+  'storage_state',
+  'state_seq',
+  'proxy',
+] as const) {
   @ApiProperty({ example: 'https://example.com/' })
   @IsString()
   @MaxLength(URL_MAX_LENGTH)

@@ -205,6 +205,17 @@ export class MemorySessionBackend implements SessionBackend {
     return { kind: 'reserved', session: snapshot(entry), created, storageState: entry.storageState };
   }
 
+  async refundRequest(tenant: string, id: string, now: number): Promise<Session | null> {
+    const entry = this.live(tenant, id, now);
+    if (!entry) return null;
+    if (entry.requestCount > 0) {
+      entry.requestCount--;
+      this.all.totalRequests--;
+      entry.owner.stats.totalRequests--;
+    }
+    return snapshot(entry);
+  }
+
   async recordResult(
     tenant: string,
     id: string,

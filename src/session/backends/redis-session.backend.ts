@@ -311,6 +311,11 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     }
   }
 
+  async refundRequest(tenant: string, id: string, now: number): Promise<Session | null> {
+    const at = this.at(tenant, id, now);
+    return this.maybeSession(tenant, id, await this.run('rtRefund', at, sessionArgv(at)));
+  }
+
   async recordResult(
     tenant: string,
     id: string,

@@ -1,4 +1,5 @@
 import { ServiceUnavailableException } from '@nestjs/common';
+import { retryLater } from '../../common/retry-after';
 import type {
   BackendMetrics,
   CapacityLimits,
@@ -21,6 +22,8 @@ export class BackendUnavailableError extends ServiceUnavailableException {
 
   constructor(cause?: Error, code?: string) {
     super('session backend unavailable', { cause });
+    // Reconnection is automatic; a client that comes back in a second usually finds it again.
+    retryLater(this, 1);
     this.code = code ?? (cause as { code?: unknown } | undefined)?.code?.toString() ?? 'UNAVAILABLE';
   }
 }
@@ -111,6 +114,8 @@ export interface SessionBackend {
     now: number,
     createWith?: { init: NewSession; limits: CapacityLimits },
   ): Promise<ReserveOutcome>;
+  /** Gives back one reserved request (never below 0), for a render that no renderer ran. No touch. */
+  refundRequest(tenant: string, id: string, now: number): Promise<Session | null>;
   /**
    * Records a finished render (touches; error_count/last_error on failure; the caller has cut
    * url and error to SESSION_TEXT_MAX_LENGTH). Its browser state replaces the saved one only if

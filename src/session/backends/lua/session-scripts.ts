@@ -368,6 +368,17 @@ export const reserveArgv = (session: SessionArgs, createMissing: InsertArgs | nu
   ...(createMissing ? ['1', ...insertArgv(createMissing)] : ['0']),
 ];
 
+/** Gives back a request reserved for a render that no renderer ran (no touch). -> {session} or {} */
+const REFUND = perSession(`
+local s = live()
+if not s then return {} end
+if tonumber(s.rq) > 0 then
+  redis.call('HINCRBY', K_SESS, 'rq', -1)
+  stat('requests', -1)
+end
+return reply()
+`);
+
 /**
  * ARGV[6..] (recordArgv). The url and error are recorded (and counted) first; a state is then
  * kept only if its seq is greater than ss, the saved one's, and the tenant's bytes stay within
@@ -840,14 +851,15 @@ export interface ScriptDefinition {
 
 /**
  * Registered with ioredis defineCommand: EVALSHA, falling back to EVAL on NOSCRIPT (per node, on
- * a Cluster). GET, TOUCH, REMOVE and STORAGE_STATE take sessionArgv alone. LIST_FETCH declares
- * as many keys as it fetches sessions.
+ * a Cluster). GET, TOUCH, REFUND, REMOVE and STORAGE_STATE take sessionArgv alone. LIST_FETCH
+ * declares as many keys as it fetches sessions.
  */
 export const SESSION_SCRIPTS = {
   rtCreate: { lua: CREATE, numberOfKeys: SESSION_KEY_COUNT },
   rtGet: { lua: GET, numberOfKeys: SESSION_KEY_COUNT },
   rtTouch: { lua: TOUCH, numberOfKeys: SESSION_KEY_COUNT },
   rtReserve: { lua: RESERVE, numberOfKeys: SESSION_KEY_COUNT },
+  rtRefund: { lua: REFUND, numberOfKeys: SESSION_KEY_COUNT },
   rtRecord: { lua: RECORD, numberOfKeys: SESSION_KEY_COUNT },
   rtUpdate: { lua: UPDATE, numberOfKeys: SESSION_KEY_COUNT },
   rtRemove: { lua: REMOVE, numberOfKeys: SESSION_KEY_COUNT },

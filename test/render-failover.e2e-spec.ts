@@ -1,0 +1,85 @@
+/**
+ * A renderer that refuses a render without running it (busy, draining) is passed over for the
+ * next one, and a render that no renderer ran gives its session request back (DESIGN §5).
+ * Real Chromium in standalone renderers; site on 127.0.0.2.
+ */
+import { startSite, Site } from './fixtures/site';
+import { bootApp, BootedApp } from './support/app';
+import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
+
+jest.setTimeout(60_000);
+
+describe('renderer failover', () => {
+  let site: Site;
+
+  beforeAll(async () => {
+    site = await startSite('127.0.0.2');
+  });
+
+  afterAll(async () => {
+    await site?.close();
+  });
+
+  const boot = (renderers: StartedRenderer[]): Promise<BootedApp> =>
+    bootApp({ headless_urls: renderers.map((r) => r.url), headless_token: RENDERER_TOKEN, render_allowed_hosts: ['127.0.0.2'] });
+
+  it('answers 503 busy with Retry-After when no renderer has a slot, and uses up no session request', async () => {
+    const renderer = await startRenderer({ headless_max_concurrency: 1, headless_max_queue: 0 });
+    const api = await boot([renderer]);
+    try {
+      const render = (path: string, sessionId: string) =>
+        api.inject({ method: 'POST', url: '/v1/render', payload: { url: site.url(path), session_id: sessionId } });
+      const holding = render('/slow?ms=1500', 'holder');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const refused = await render('/static', 'refunded');
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.body.message).toMatch(/^renderer unavailable: renderer busy/);
+      const session = await api.inject('/v1/sessions/refunded');
+      expect(session.body.state).toMatchObject({ request_count: 0, error_count: 0 });
+      expect((await holding).status).toBe(200);
+    } finally {
+      await api.close();
+      await renderer.app.close();
+    }
+  });
+
+  it('rolls one of two renderers under load without a 503 or a request used up by a render that never ran', async () => {
+    const renderers = [await startRenderer(), await startRenderer()];
+    const api = await boot(renderers);
+    try {
+      const SESSIONS = 8;
+      const ROUNDS = 6;
+      const render = (i: number, path: string) =>
+        api.inject({ method: 'POST', url: '/v1/render', payload: { url: site.url(path), session_id: `roll-${i}` } });
+      for (let i = 0; i < SESSIONS; i++) expect((await render(i, '/static')).status).toBe(200); // warm both
+      // A long render holds renderer 0 in its drain while every session keeps rendering back to
+      // back, so renders arrive at a draining renderer (503 shutting_down) and must go elsewhere.
+      const statuses: number[] = [];
+      const load = Promise.all(
+        Array.from({ length: SESSIONS }, async (_, i) => {
+          for (let round = 0; round < ROUNDS; round++) statuses.push((await render(i, '/slow?ms=300')).status);
+        }),
+      );
+      const held = fetch(`${renderers[0].url}/render`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${RENDERER_TOKEN}` },
+        body: JSON.stringify({ url: site.url('/slow?ms=2500') }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await renderers[0].app.close(); // SIGTERM's path: drain (503 shutting_down), then close
+      await load;
+      expect((await held).status).toBe(200);
+
+      expect(statuses).toHaveLength(SESSIONS * ROUNDS);
+      expect(statuses.filter((s) => s !== 200)).toEqual([]);
+      for (let i = 0; i < SESSIONS; i++) {
+        const session = await api.inject(`/v1/sessions/roll-${i}`);
+        expect(session.body.state).toMatchObject({ request_count: ROUNDS + 1, error_count: 0 });
+      }
+    } finally {
+      await api.close();
+      await renderers[1].app.close();
+    }
+  });
+});
