@@ -87,7 +87,10 @@ describe('redis session backend', () => {
   });
 
   it('sends one command per request-path operation; a create takes a seat first', async () => {
-    const backend = await instance();
+    // No background re-read of the other buckets' bytes while commands are counted.
+    const backend = new RedisSessionBackend({ url: redisUrl(DB), prefix, logger: silentLogger, bytesRefreshMs: Infinity });
+    backends.push(backend);
+    await backend.ready();
     const sent: { name: string }[] = [];
     const original = (backend.redis as Redis).sendCommand.bind(backend.redis);
     jest.spyOn(backend.redis as Redis, 'sendCommand').mockImplementation((command, stream) => {

@@ -794,6 +794,14 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       expect(seen).toEqual(['a', 'b', 'c', 'd', 'e']);
     });
 
+    it('says no more follow when a page holds the rest exactly', async () => {
+      for (const id of ['a', 'b', 'c', 'd']) await store.create('t', { id });
+      expect(await store.list('t', 4, null)).toMatchObject({ after: null });
+      expect(await store.list('t', 2, 'b')).toMatchObject({ after: null });
+      expect((await store.list('t', 1, 'c')).items.map((s) => s.id)).toEqual(['d']);
+      expect(await store.list('t', 1, 'c')).toMatchObject({ after: null });
+    });
+
     it("keeps tenants apart: another tenant's session is missing", async () => {
       await store.create('alice', { id: 'shared-name', metadata: { owner: 'alice' } });
       expect(await store.get('bob', 'shared-name')).toBeNull();

@@ -76,14 +76,13 @@ export interface RedisSessionBackendOptions {
    * crashed instance's half-done create holds. Default 30 s.
    */
   seatLeaseMs?: number;
+  /** How old a tenant's cached bytes of the other buckets may get before a background re-read. Default 1 s. */
+  bytesRefreshMs?: number;
   logger?: LoggerService;
 }
 
 /** Reply errors that mean "Redis cannot serve now", as opposed to a bad command or script. */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM|MISCONF)\b/;
-
-/** How old a tenant's cached bytes of the other buckets may get before a background refresh. */
-const BYTES_CACHE_MS = 1000;
 
 type RawSession = [string[], string[], string[]];
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
@@ -131,6 +130,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   private readonly graceMs: number;
   private readonly sweepBatch: number;
   private readonly seatLeaseMs: number;
+  private readonly bytesRefreshMs: number;
   private readonly connectTimeoutMs: number;
   private readonly logger: LoggerService;
   private readonly scripts: Record<SessionScriptName, ScriptFn>;
@@ -147,6 +147,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     this.graceMs = options.keyTtlGraceMs ?? 60_000;
     this.sweepBatch = options.sweepBatch ?? 500;
     this.seatLeaseMs = options.seatLeaseMs ?? 30_000;
+    this.bytesRefreshMs = options.bytesRefreshMs ?? 1000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.logger = options.logger ?? new Logger(RedisSessionBackend.name);
     this.redis = connect(options, this.connectTimeoutMs);
@@ -525,12 +526,12 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
 
   /**
    * The tenant's stored bytes in the buckets other than `bucket`, as this instance last heard
-   * (every operation's reply reports its own bucket); refreshed in the background when older
-   * than BYTES_CACHE_MS, never on the request path.
+   * (every operation's reply reports its own bucket); re-read in the background when older
+   * than bytesRefreshMs, never on the request path.
    */
   private otherBytes(tenant: string, bucket: number): number {
     const known = this.knownBytes(tenant);
-    if (Date.now() - known.at > BYTES_CACHE_MS && !known.refreshing) {
+    if (Date.now() - known.at > this.bytesRefreshMs && !known.refreshing) {
       void this.refreshBuckets(tenant).catch((err: unknown) => this.logger.debug?.(`bytes refresh failed: ${String(err)}`));
     }
     return known.perBucket.reduce((total, bytes, b) => (b === bucket ? total : total + bytes), 0);

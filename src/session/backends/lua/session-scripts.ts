@@ -582,8 +582,9 @@ end
  * KEYS: ids:{B}:T, exp:{B}:T (one bucket). ARGV (listIdsArgv): prefix, tag, tenant, now, limit,
  * after ('' = from the start), scan budget, item overhead. The bucket's live sessions of the
  * tenant in id order after `after`, with what each costs a page (listedBytes: b without the
- * state, plus the overhead): at most `limit`, examining at most `budget` index entries, so a
- * tenant with many expired, not yet swept entries cannot make it slow.
+ * state, plus the overhead): at most `limit` + 1 (one more tells that more follow), examining
+ * at most `budget` index entries, so a tenant with many expired, not yet swept entries cannot
+ * make it slow.
  * -> {{id, bytes, id, bytes, ...}, frontier}: frontier '' when the bucket has nothing more after
  * them, else the last id examined (ids after it are unknown yet).
  */
@@ -609,7 +610,7 @@ while frontier == '' do
       end
     end
     scanned = scanned + 1
-    if #found == 2 * limit or scanned >= budget then
+    if #found == 2 * (limit + 1) or scanned >= budget then
       frontier = sid
       break
     end
