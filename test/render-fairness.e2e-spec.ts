@@ -12,6 +12,10 @@ const KEY_A = 'key-of-tenant-a:tenant-a';
 const KEY_B = 'key-of-tenant-b:tenant-b';
 const as = (key: string) => ({ authorization: `Bearer ${key.split(':')[0]}` });
 
+/** The API with both tenants' keys, an embedded renderer and the site allow-listed. */
+const startApi = (overrides: Record<string, unknown>): Promise<BootedApp> =>
+  bootApp({ api_keys: [KEY_A, KEY_B], render_allowed_hosts: ['127.0.0.2'], ...overrides });
+
 describe('fair sharing of renderer slots', () => {
   let site: Site;
   let api: BootedApp;
@@ -21,13 +25,7 @@ describe('fair sharing of renderer slots', () => {
 
   beforeAll(async () => {
     site = await startSite('127.0.0.2');
-    api = await bootApp({
-      headless_port: 0,
-      api_keys: [KEY_A, KEY_B],
-      render_allowed_hosts: ['127.0.0.2'],
-      headless_max_concurrency: 2,
-      headless_max_queue: 32,
-    });
+    api = await startApi({ headless_max_concurrency: 2, headless_max_queue: 32 });
     await render(KEY_B, '/static'); // Chromium is up before the clock starts
   });
 
@@ -65,12 +63,7 @@ describe('RENDER_MAX_CONCURRENT_PER_TENANT', () => {
 
   beforeAll(async () => {
     site = await startSite('127.0.0.2');
-    api = await bootApp({
-      headless_port: 0,
-      api_keys: [KEY_A, KEY_B],
-      render_allowed_hosts: ['127.0.0.2'],
-      render_max_concurrent_per_tenant: 2,
-    });
+    api = await startApi({ render_max_concurrent_per_tenant: 2 });
   });
 
   afterAll(async () => {

@@ -916,11 +916,11 @@ describe('config.proxy (upstream proxy)', () => {
   });
 
   it('is accepted on PUT, and without credentials shows the server only', async () => {
-    const res = await upsert('px-put', { proxy: { server: 'socks5://10.1.2.3:1080' } });
+    const res = await upsert('px-put', { proxy: { server: 'socks5://socks.example:1080' } });
     expect(res.status).toBe(201);
-    expect(res.body.config).toMatchObject({ proxy: { server: 'socks5://10.1.2.3:1080' } });
+    expect(res.body.config).toMatchObject({ proxy: { server: 'socks5://socks.example:1080' } });
     expect(Object.keys(res.body.config.proxy ?? {})).toEqual(['server']);
-    expect((await getOne('px-put')).body.config).toHaveProperty('proxy', { server: 'socks5://10.1.2.3:1080' });
+    expect((await getOne('px-put')).body.config).toHaveProperty('proxy', { server: 'socks5://socks.example:1080' });
   });
 
   it('is absent from the wire config of a session without one', async () => {

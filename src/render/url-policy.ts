@@ -46,12 +46,14 @@ export class UrlPolicy {
 
   /**
    * A session's own upstream proxy (DESIGN §2): a tenant must not name an internal host as its
-   * proxy, so its host passes the same policy (422 naming it). A name that does not resolve now
-   * is accepted: the renderer judges it again, at every render, where it is used.
+   * proxy, so an address given as such passes the same policy here (422 naming it). A host name
+   * is not resolved here — session routes do no DNS, and an answer now says nothing of the
+   * answer at render time — the renderer's egress layer resolves and judges it at every render.
    */
   async checkProxy(setting: ProxySetting): Promise<void> {
     const upstream = parseUpstreamProxy(setting, false);
     if (typeof upstream === 'string') throw new BadRequestException(`proxy.${upstream}`);
+    if (!upstream.target.literal) return;
     const verdict = await this.policy.checkTarget(upstream.target);
     if (verdict.outcome === 'refused') {
       throw new UnprocessableEntityException(

@@ -57,7 +57,8 @@ export interface BootOptions {
  * Logs are silent unless `log_level` is overridden.
  */
 export async function bootApp(overrides: ConfigOverrides = {}, opts: BootOptions = {}): Promise<BootedApp> {
-  const config = loadConfig({ overrides: { log_level: 'silent', ...overrides } });
+  // Port 0: an embedded renderer never collides with another app or test on the machine.
+  const config = loadConfig({ overrides: { log_level: 'silent', headless_port: 0, ...overrides } });
   let builder = Test.createTestingModule({ imports: [AppModule.forRoot(config)] });
   if (opts.clock) builder = builder.overrideProvider(Clock).useValue(opts.clock);
   const moduleRef = await builder.compile();
