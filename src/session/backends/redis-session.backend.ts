@@ -81,6 +81,9 @@ export interface RedisSessionBackendOptions {
   logger?: LoggerService;
 }
 
+/** How often a script is sent while Redis answers that it does not have it. */
+const NOSCRIPT_ATTEMPTS = 3;
+
 /** Reply errors that mean "Redis cannot serve now", as opposed to a bad command or script. */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM|MISCONF)\b/;
 
@@ -650,10 +653,16 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
 
   private async call(name: SessionScriptName, args: (string | number)[]): Promise<unknown> {
     this.assertReady();
-    try {
-      return await this.scripts[name](...args);
-    } catch (err) {
-      throw translate(err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.scripts[name](...args);
+      } catch (err) {
+        // ioredis answers NOSCRIPT by sending the script once more; another SCRIPT FLUSH (or a
+        // new primary without the script) in between can answer NOSCRIPT again. The script did
+        // not run, so sending it again is safe.
+        if (attempt < NOSCRIPT_ATTEMPTS && err instanceof ReplyError && (err as Error).message.startsWith('NOSCRIPT')) continue;
+        throw translate(err);
+      }
     }
   }
 
