@@ -7,6 +7,7 @@
  */
 import Redis from 'ioredis';
 import { FakeClock } from '../src/common/clock';
+import { BUCKET_TAGS, bucketOf } from '../src/session/backends/lua/key-layout';
 import { RedisSessionBackend } from '../src/session/backends/redis-session.backend';
 import { BackendUnavailableError, CreateOutcome } from '../src/session/backends/session-backend';
 import { Session, SessionConfig, SessionRef } from '../src/session/session';
@@ -25,7 +26,7 @@ const DB = 12;
 const SEC = 1000;
 const T0 = Date.UTC(2026, 0, 1);
 const CONFIG: SessionConfig = { ttlSeconds: 60, autoRenew: true, maxRequests: 0, trackMetrics: true };
-const LIMITS = { maxSessions: 100_000, maxPerTenant: 10_000 };
+const LIMITS = { maxSessions: 100_000, maxPerTenant: 10_000, maxBytesPerTenant: 1 << 30 };
 
 describe('redis session backend', () => {
   let prefix: string;
@@ -47,6 +48,10 @@ describe('redis session backend', () => {
   afterAll(async () => {
     await admin.quit();
   });
+
+  /** A number kept per bucket, added up over all buckets. */
+  const inBuckets = async (read: (tag: string) => Promise<string | number | null>): Promise<number> =>
+    (await Promise.all(BUCKET_TAGS.map(read))).reduce<number>((total, value) => total + Number(value ?? 0), 0);
 
   beforeEach(() => {
     prefix = redisNamespace(DB, 'backend').prefix;
@@ -81,11 +86,14 @@ describe('redis session backend', () => {
     expect((await b.metrics(T0)).createdTotal).toBe(1);
   });
 
-  it('sends exactly one command per operation', async () => {
-    const backend = await instance();
+  it('sends one command per request-path operation; a create takes a seat first', async () => {
+    // No background re-read of the other buckets' bytes while commands are counted.
+    const backend = new RedisSessionBackend({ url: redisUrl(DB), prefix, logger: silentLogger, bytesRefreshMs: Infinity });
+    backends.push(backend);
+    await backend.ready();
     const sent: { name: string }[] = [];
-    const original = backend.redis.sendCommand.bind(backend.redis);
-    jest.spyOn(backend.redis, 'sendCommand').mockImplementation((command, stream) => {
+    const original = (backend.redis as Redis).sendCommand.bind(backend.redis);
+    jest.spyOn(backend.redis as Redis, 'sendCommand').mockImplementation((command, stream) => {
       sent.push(command); // its name is final once written (EVALSHA, or EVAL to load the script)
       return original(command, stream);
     });
@@ -107,22 +115,23 @@ describe('redis session backend', () => {
         const id = `new${++fresh}`;
         return backend.reserveRequest('t', id, T0, { init: { ...init, id }, limits: LIMITS });
       }),
-      recordResult: await count(() => backend.recordResult('t', 'rt', T0, record)),
-      update: await count(() => backend.update('t', 'rt', T0, { metadata: { b: '2', a: null }, ttlSeconds: 30 })),
+      recordResult: await count(() => backend.recordResult('t', 'rt', T0, record, LIMITS.maxBytesPerTenant)),
+      update: await count(() => backend.update('t', 'rt', T0, { metadata: { b: '2', a: null }, ttlSeconds: 30 }, LIMITS.maxBytesPerTenant)),
       storageState: await count(() => backend.storageState('t', 'rt', T0)),
-      list: await count(() => backend.list('t', T0, 10, null)),
       remove: await count(() => backend.remove('t', 'rt', T0)),
     };
     expect(perOperation).toEqual({
-      create: 1,
+      // Two round trips: the tenant's and the global seat at once, then the create; the two
+      // settles that follow are sent without being waited for (lua/session-scripts.ts, seats).
+      create: 5,
       get: 1,
       touch: 1,
       reserveRequest: 1,
-      reserveRequestCreating: 1,
+      // The reservation finds no session: then a seat, and the reservation that creates.
+      reserveRequestCreating: 6,
       recordResult: 1,
       update: 1,
       storageState: 1,
-      list: 1,
       remove: 1,
     });
     expect(sent.map((c) => c.name)).toEqual(['evalsha']);
@@ -143,7 +152,7 @@ describe('redis session backend', () => {
     const operation = async (i: number): Promise<unknown> => {
       const backend = i % 2 ? a : b;
       await backend.reserveRequest('t', 'flush', T0 + i);
-      return backend.update('t', 'flush', T0 + i, { metadata: { [`k${i % 50}`]: String(i) } });
+      return backend.update('t', 'flush', T0 + i, { metadata: { [`k${i % 50}`]: String(i) } }, LIMITS.maxBytesPerTenant);
     };
     const results: PromiseSettledResult<unknown>[] = [];
     for (let round = 0; round < 4; round++) {
@@ -164,7 +173,7 @@ describe('redis session backend', () => {
     const first = await instance();
     await first.create({ tenant: 't', id: 'durable', config: { ...CONFIG, maxRequests: 5 }, metadata: { step: 'login' } }, LIMITS, T0);
     await first.reserveRequest('t', 'durable', T0 + SEC);
-    await first.recordResult('t', 'durable', T0 + 2 * SEC, { url: 'https://example.com/in', renderTimeMs: 42, error: null, storageState: { json: '{"cookies":[1]}', seq: 7 } });
+    await first.recordResult('t', 'durable', T0 + 2 * SEC, { url: 'https://example.com/in', renderTimeMs: 42, error: null, storageState: { json: '{"cookies":[1]}', seq: 7 } }, LIMITS.maxBytesPerTenant);
     await first.close();
     expect(first.redis.status).toBe('end');
 
@@ -188,36 +197,48 @@ describe('redis session backend', () => {
     const backend = await instance();
     const created = await backend.create({ tenant: 't', id: 's:1', config: { ...CONFIG, ttlSeconds: 30 }, metadata: { a: 'b' } }, LIMITS, T0);
     const { incarnation } = (created as { session: Session }).session;
-    await backend.recordResult('t', 's:1', T0, { url: 'https://example.com/', renderTimeMs: 5, error: null, storageState: { json: '{}', seq: 1 } });
+    await backend.recordResult('t', 's:1', T0, { url: 'https://example.com/', renderTimeMs: 5, error: null, storageState: { json: '{}', seq: 1 } }, LIMITS.maxBytesPerTenant);
     const [sess, meta, times, state] = backend.sessionKeys('t', 's:1');
+    const tag = `{${BUCKET_TAGS[bucketOf('t', 's:1')]}}`;
     for (const key of [sess, meta, times, state]) {
-      expect(key).toContain('{t:s:1}');
+      expect(key).toContain(`${tag}:t:s:1`);
       const ttl = await admin.pttl(key);
       // Relative to the caller's clock (expires_at - now) plus the grace, not Redis' clock.
       expect(ttl).toBeGreaterThan(85 * SEC);
       expect(ttl).toBeLessThanOrEqual(90 * SEC);
     }
-    expect(await admin.zrange(`${prefix}ids:{t}`, '0', '-1')).toEqual(['s:1']);
-    expect(await admin.zscore(`${prefix}exp`, `${T0}|s:1|t|${incarnation}`)).toBe(String(T0 + 30 * SEC));
+    expect(await admin.zrange(`${prefix}ids:${tag}:t`, '0', '-1')).toEqual(['s:1']);
+    // The member carries what a sweep needs once the hash is gone: created, stored bytes (a+b, url, state), id, tenant, incarnation.
+    expect(await admin.zscore(`${prefix}exp:${tag}`, `${T0}|24|s:1|t|${incarnation}`)).toBe(String(T0 + 30 * SEC));
 
     expect(await backend.remove('t', 's:1', T0 + SEC)).toEqual({ tenant: 't', id: 's:1', incarnation });
     expect(await admin.exists(sess, meta, times, state)).toBe(0);
-    expect(await admin.zcard(`${prefix}ids:{t}`)).toBe(0);
-    expect(await admin.zcard(`${prefix}exp:{t}`)).toBe(0);
-    expect(await admin.zcard(`${prefix}exp`)).toBe(0);
+    expect(await admin.zcard(`${prefix}ids:${tag}:t`)).toBe(0);
+    expect(await admin.zcard(`${prefix}exp:${tag}:t`)).toBe(0);
+    expect(await admin.zcard(`${prefix}exp:${tag}`)).toBe(0);
   });
 
   it('sweeps sessions whose keys Redis already expired, without touching a newer one with the same id', async () => {
     const backend = await instance();
     const incarnationOf = (outcome: CreateOutcome): string => (outcome as { session: Session }).session.incarnation;
-    const old = incarnationOf(await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 10 } }, LIMITS, T0));
-    const gone = incarnationOf(await backend.create({ tenant: 't', id: 'gone', config: { ...CONFIG, ttlSeconds: 10 } }, LIMITS, T0));
-    await backend.create({ tenant: 't', id: 'live', config: { ...CONFIG, ttlSeconds: 100 } }, LIMITS, T0 + 20 * SEC);
+    // Metadata of 10, 200, 3000 and 40000 bytes: the stored bytes say which sessions still count.
+    const bytes = (n: number) => ({ k: 'v'.repeat(n - 1) });
+    const old = incarnationOf(
+      await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 10 }, metadata: bytes(10) }, LIMITS, T0),
+    );
+    const gone = incarnationOf(
+      await backend.create({ tenant: 't', id: 'gone', config: { ...CONFIG, ttlSeconds: 10 }, metadata: bytes(200) }, LIMITS, T0),
+    );
+    await backend.create({ tenant: 't', id: 'live', config: { ...CONFIG, ttlSeconds: 100 }, metadata: bytes(3000) }, LIMITS, T0 + 20 * SEC);
     // Redis' TTL fired for both (as it does shortly after expiry); only the index remembers them.
     await admin.del(...backend.sessionKeys('t', 'old').slice(0, 4), ...backend.sessionKeys('t', 'gone').slice(0, 4));
     // 'old' is reused before any sweep: a new session under the same id.
-    const reused = incarnationOf(await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 100 } }, LIMITS, T0 + 30 * SEC));
+    const reused = incarnationOf(
+      await backend.create({ tenant: 't', id: 'old', config: { ...CONFIG, ttlSeconds: 100 }, metadata: bytes(40000) }, LIMITS, T0 + 30 * SEC),
+    );
     expect(reused).not.toBe(old);
+    // Until the sweep, the reclaimed sessions' bytes still count (their index members hold them).
+    expect(await inBuckets((tag) => admin.hget(`${prefix}stats:{${tag}}:t`, 'bytes'))).toBe(43210);
 
     // The sweep reports the incarnations it removed, read from the index member (the hash is gone).
     const reported: [SessionRef, boolean][] = [];
@@ -229,9 +250,11 @@ describe('redis session backend', () => {
     const metrics = await backend.metrics(T0 + 40 * SEC);
     expect(metrics).toMatchObject({ activeSessions: 2, createdTotal: 4, expiredTotal: 2 });
     expect(metrics.sumCreatedAt).toBe(T0 + 20 * SEC + T0 + 30 * SEC);
+    expect(metrics.storedBytes).toBe(43000);
+    expect((await backend.metrics(T0 + 40 * SEC, 't')).storedBytes).toBe(43000);
     expect((await backend.get('t', 'old', T0 + 40 * SEC))?.createdAt).toBe(T0 + 30 * SEC);
     expect((await backend.list('t', T0 + 40 * SEC, 10, null)).items.map((s) => s.id)).toEqual(['live', 'old']);
-    expect(await admin.zrange(`${prefix}ids:{t}`, '0', '-1')).toEqual(['live', 'old']);
+    expect(await inBuckets((tag) => admin.zcard(`${prefix}ids:{${tag}}:t`))).toBe(2);
   });
 
   it('sweeps in batches and counts every expired session once, with two instances sweeping at once', async () => {
@@ -244,7 +267,7 @@ describe('redis session backend', () => {
     const [x, y] = await Promise.all([a.sweep(T0 + SEC), b.sweep(T0 + SEC)]);
     expect(x + y).toBe(1100);
     expect(await a.metrics(T0 + SEC)).toMatchObject({ activeSessions: 100, expiredTotal: 1100, sumCreatedAt: 100 * T0 });
-    expect(await admin.zcard(`${prefix}ids:{t0}`)).toBe(33); // i in [1100, 1200) with i % 3 === 0
+    expect(await inBuckets((tag) => admin.zcard(`${prefix}ids:{${tag}}:t0`))).toBe(33); // i in [1100, 1200) with i % 3 === 0
   });
 
   it('pages past many expired, unswept entries without scanning them all in one call', async () => {
@@ -271,7 +294,7 @@ describe('redis session backend', () => {
 
   it('checks capacity atomically: concurrent creates on two instances never pass the cap', async () => {
     const [a, b] = [await instance(), await instance()];
-    const limits = { maxSessions: 1000, maxPerTenant: 7 };
+    const limits = { ...LIMITS, maxSessions: 1000, maxPerTenant: 7 };
     const outcomes = await Promise.all(
       Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).create({ tenant: 't', id: `c${i}`, config: CONFIG }, limits, T0)),
     );

@@ -243,7 +243,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       expect(await store.storageState('t', 'o')).toEqual(snapshot(2));
       // The render that took snapshot 1 finishes last: it is recorded, but its state is not kept.
       const late = await record('o', snapshot(1));
-      expect(late?.lastUrl).toBe('https://example.com/');
+      expect(late?.session.lastUrl).toBe('https://example.com/');
       expect(await store.storageState('t', 'o')).toEqual(snapshot(2));
       await record('o', { ...snapshot(2), json: '{"cookies":[],"origins":[]}' });
       expect(await store.storageState('t', 'o')).toEqual(snapshot(2));
@@ -297,7 +297,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       expect((await store.getOrCreate('t', 'i')).session.incarnation).toBe(created.incarnation);
       expect((await store.touch('t', 'i')).incarnation).toBe(created.incarnation);
       expect((await store.reserveRequest('t', 'i')).session.incarnation).toBe(created.incarnation);
-      expect((await saveState('i'))?.incarnation).toBe(created.incarnation);
+      expect((await saveState('i'))?.session.incarnation).toBe(created.incarnation);
       expect((await store.update('t', 'i', { metadata: { a: 'b' } })).incarnation).toBe(created.incarnation);
       expect((await store.list('t', 10, null)).items[0].incarnation).toBe(created.incarnation);
 
@@ -551,6 +551,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
         createdTotal: 2,
         expiredTotal: 0,
         removedTotal: 1,
+        storedBytes: 'https://example.com/'.length,
       });
       const beta = await store.metrics('beta');
       expect(beta).toEqual({
@@ -564,6 +565,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
         createdTotal: 1,
         expiredTotal: 0,
         removedTotal: 0,
+        storedBytes: 'https://example.com/navigation failed'.length,
       });
       expect(await store.metrics()).toEqual({
         activeSessions: 2,
@@ -576,6 +578,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
         createdTotal: 3,
         expiredTotal: 0,
         removedTotal: 1,
+        storedBytes: 'https://example.com/https://example.com/navigation failed'.length,
       });
       // A tenant with no sessions yet sees zeros, not someone else's numbers.
       expect(await store.metrics('gamma')).toMatchObject({ activeSessions: 0, totalRequests: 0, createdTotal: 0, renderTimeMsP50: null });
@@ -621,7 +624,161 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
     });
   });
 
+  describe('storage budget', () => {
+    const BUDGET = 1000;
+    const bytesOf = async (tenant: string): Promise<number> => (await store.metrics(tenant)).storedBytes;
+    /** `n` bytes of UTF-8 under one key: key 'k<i>' and a value filling the rest. */
+    const entry = (i: number, n: number): Record<string, string> => ({ [`k${i}`]: 'v'.repeat(n - `k${i}`.length) });
+    const state = (bytes: number, seq: number) => ({ json: JSON.stringify({ cookies: [], pad: 'x'.repeat(bytes - 23) }), seq });
+    const record = (id: string, storageState?: RenderRecord['storageState'], error: string | null = null) =>
+      store.recordResult('t', id, { url: 'https://example.com/', renderTimeMs: 1, error, storageState });
+
+    beforeEach(() => {
+      store = makeStore({ session_max_bytes_per_tenant: BUDGET });
+    });
+
+    it('counts UTF-8 bytes of metadata, proxy, last_url, last_error and browser state exactly', async () => {
+      const proxy = { server: 'http://proxy.example:3128', username: 'üser', password: 'pä55' };
+      const metadata = { café: '☕ crème', plain: 'x' };
+      await store.create('t', { id: 'm', metadata, config: { proxy } });
+      const proxyBytes = Buffer.byteLength(JSON.stringify(proxy));
+      const metadataBytes = Buffer.byteLength('café☕ crèmeplainx');
+      expect(await bytesOf('t')).toBe(proxyBytes + metadataBytes);
+
+      const url = 'https://example.com/ñ';
+      const snapshot = { json: '{"cookies":[],"origins":[{"origin":"é"}]}', seq: 1 };
+      await store.recordResult('t', 'm', { url, renderTimeMs: 1, error: 'boom ✗', storageState: snapshot });
+      const recorded = proxyBytes + metadataBytes + Buffer.byteLength(url + 'boom ✗' + snapshot.json);
+      expect(await bytesOf('t')).toBe(recorded);
+
+      // Replacing a value counts the difference; deleting a key gives back key and value.
+      await store.update('t', 'm', { metadata: { café: 'é', plain: null }, proxy: null });
+      expect(await bytesOf('t')).toBe(recorded - proxyBytes - metadataBytes + Buffer.byteLength('caféé'));
+      await store.update('t', 'm', { metadata: null });
+      expect(await bytesOf('t')).toBe(Buffer.byteLength(url + 'boom ✗' + snapshot.json));
+      await record('m', null); // clearing the state, and a render without an error, keep last_error
+      expect(await bytesOf('t')).toBe(Buffer.byteLength('https://example.com/boom ✗'));
+      expect(await bytesOf('other')).toBe(0);
+      expect((await store.metrics()).storedBytes).toBe(await bytesOf('t'));
+    });
+
+    it('refuses a create over the budget with 429 naming it, changing nothing; other tenants are unaffected', async () => {
+      await store.create('t', { id: 'a', metadata: entry(0, 600) });
+      const refused = await statusOf(store.create('t', { id: 'b', metadata: entry(1, 401) }));
+      expect(refused).toEqual({ status: 429, message: 'tenant storage quota exceeded: 1001/1000 bytes' });
+      expect(await store.get('t', 'b')).toBeNull();
+      expect((await statusOf(store.getOrCreate('t', 'b', { metadata: entry(1, 401) }))).status).toBe(429);
+      expect(await bytesOf('t')).toBe(600);
+      // Exactly at the budget is allowed, and a session without stored bytes is always allowed.
+      await store.create('t', { id: 'b', metadata: entry(1, 400) });
+      await store.create('t', { id: 'c' });
+      await store.reserveRequest('t', 'd');
+      expect(await bytesOf('t')).toBe(BUDGET);
+      // Another tenant has a budget of its own.
+      await store.create('u', { id: 'a', metadata: entry(0, 1000) });
+      expect(await bytesOf('u')).toBe(1000);
+    });
+
+    it('refuses a patch that would pass the budget with 429, changing nothing (not even the config)', async () => {
+      await store.create('t', { id: 'p', metadata: entry(0, 900) });
+      const refused = await statusOf(store.update('t', 'p', { ttlSeconds: 5, metadata: entry(1, 101) }));
+      expect(refused).toEqual({ status: 429, message: 'tenant storage quota exceeded: 1001/1000 bytes' });
+      const proxy = { server: 'http://proxy.example:3128', password: 'p'.repeat(100) };
+      expect((await statusOf(store.update('t', 'p', { proxy }))).status).toBe(429);
+      const kept = await store.get('t', 'p');
+      expect(kept?.metadata).toEqual(entry(0, 900));
+      expect(kept?.config.ttlSeconds).toBe(60);
+      expect(kept?.config.proxy).toBeUndefined();
+      expect(await bytesOf('t')).toBe(900);
+      // A patch that frees as much as it adds passes at the budget.
+      await store.update('t', 'p', { metadata: { ...entry(1, 950), k0: null } });
+      expect(await bytesOf('t')).toBe(950);
+      expect((await statusOf(store.update('u', 'p', { metadata: entry(1, 3) }))).status).toBe(404);
+    });
+
+    it('admits exactly the concurrent patches that fit', async () => {
+      await store.create('t', { id: 'race' });
+      const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => store.update('t', 'race', { metadata: entry(i, 100) })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
+      expect(Object.keys((await store.get('t', 'race'))!.metadata)).toHaveLength(10);
+      expect(await bytesOf('t')).toBe(BUDGET);
+    });
+
+    it('gives the bytes back exactly on removal, expiry (met, swept, or at a create) and clearing', async () => {
+      await store.create('t', { id: 'rm', metadata: entry(0, 500) });
+      await record('rm', state(300, 1));
+      expect(await bytesOf('t')).toBe(800 + 'https://example.com/'.length);
+      await store.remove('t', 'rm');
+      expect(await bytesOf('t')).toBe(0);
+
+      await store.create('t', { id: 'met', metadata: entry(0, 300), config: { ttlSeconds: 1 } });
+      await store.create('t', { id: 'swept', metadata: entry(0, 300), config: { ttlSeconds: 1 } });
+      await store.create('t', { id: 'kept', metadata: entry(0, 300), config: { ttlSeconds: 2 } });
+      clock.advance(SECOND);
+      expect(await store.get('t', 'met')).toBeNull();
+      expect(await bytesOf('t')).toBe(300); // the metrics read swept the other one
+      // Expired sessions that nothing met or swept yet do not keep a create out.
+      await store.create('t', { id: 'x', metadata: entry(0, 700), config: { ttlSeconds: 1 } });
+      clock.advance(SECOND);
+      await store.create('t', { id: 'y', metadata: entry(0, 1000) });
+      expect(await bytesOf('t')).toBe(1000);
+      expect(await store.cleanupExpired()).toBe(0);
+      expect(await bytesOf('t')).toBe(1000);
+      expect((await store.metrics()).storedBytes).toBe(1000);
+    });
+
+    it("keeps the previous browser state when a render's new state would pass the budget, and says so", async () => {
+      await store.create('t', { id: 's', metadata: entry(0, 400) });
+      const old = state(300, 1);
+      expect((await record('s', old))?.stateSaved).toBe(true);
+      const url = 'https://example.com/'.length;
+      const refused = await record('s', state(601, 2), 'failed');
+      expect(refused?.stateSaved).toBe(false);
+      // The render itself is recorded (request, error, url); only its state is not kept.
+      expect(refused?.session).toMatchObject({ errorCount: 1, lastError: 'failed', lastUrl: 'https://example.com/' });
+      expect(await store.storageState('t', 's')).toEqual(old);
+      expect(await bytesOf('t')).toBe(700 + url + 'failed'.length);
+      // A state that fits (counting the one it replaces) is saved; one not newer is not, and says so.
+      const fits = state(1000 - 400 - url - 'failed'.length, 3);
+      expect((await record('s', fits))?.stateSaved).toBe(true);
+      expect(await bytesOf('t')).toBe(BUDGET);
+      expect((await record('s', state(30, 2)))?.stateSaved).toBe(true);
+      expect(await store.storageState('t', 's')).toEqual(fits);
+      expect((await record('s'))?.stateSaved).toBeNull();
+      expect((await record('s', null))?.stateSaved).toBe(true);
+      expect(await store.storageState('t', 's')).toBeNull();
+    });
+
+    it('cuts last_url and last_error to 2048 characters before storing them', async () => {
+      store = makeStore();
+      await store.create('t', { id: 'long' });
+      const url = `https://example.com/#${'h'.repeat(100_000)}`;
+      await store.recordResult('t', 'long', { url, renderTimeMs: 1, error: `failed: ${'e'.repeat(100_000)}` });
+      const session = await store.get('t', 'long');
+      expect(session?.lastUrl).toBe(url.slice(0, 2048));
+      expect(session?.lastError).toHaveLength(2048);
+      expect(await bytesOf('t')).toBe(4096);
+      // A cut never leaves half of a surrogate pair.
+      await store.recordResult('t', 'long', { url: `${'u'.repeat(2047)}😀😀`, renderTimeMs: 1, error: null });
+      expect((await store.get('t', 'long'))?.lastUrl).toBe('u'.repeat(2047));
+    });
+  });
+
   describe('listing and tenants', () => {
+    it('bounds a page by bytes as well as by count; the next pages continue where it stopped', async () => {
+      store = makeStore();
+      // 64 keys of 3 + 4096 characters: 262,336 bytes a session, plus the listing overhead.
+      const big = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${String(i).padStart(2, '0')}`, 'v'.repeat(4096)]));
+      for (let i = 0; i < 6; i++) await store.create('t', { id: `big${i}`, metadata: big });
+      const first = await store.list('t', 1000, null);
+      // Four sessions reach 1 MiB (three do not): the page stops there.
+      expect(first.items.map((s) => s.id)).toEqual(['big0', 'big1', 'big2', 'big3']);
+      expect(first.after).toBe('big3');
+      const second = await store.list('t', 1000, first.after);
+      expect(second.items.map((s) => s.id)).toEqual(['big4', 'big5']);
+      expect(second.after).toBeNull();
+    });
+
     it('pages through live sessions in id order, each exactly once', async () => {
       for (const id of ['e', 'b', 'd', 'a', 'c']) await store.create('t', { id });
       await store.create('t', { id: 'z', config: { ttlSeconds: 1 } });
@@ -635,6 +792,14 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
         after = page.after;
       } while (after !== null);
       expect(seen).toEqual(['a', 'b', 'c', 'd', 'e']);
+    });
+
+    it('says no more follow when a page holds the rest exactly', async () => {
+      for (const id of ['a', 'b', 'c', 'd']) await store.create('t', { id });
+      expect(await store.list('t', 4, null)).toMatchObject({ after: null });
+      expect(await store.list('t', 2, 'b')).toMatchObject({ after: null });
+      expect((await store.list('t', 1, 'c')).items.map((s) => s.id)).toEqual(['d']);
+      expect(await store.list('t', 1, 'c')).toMatchObject({ after: null });
     });
 
     it("keeps tenants apart: another tenant's session is missing", async () => {

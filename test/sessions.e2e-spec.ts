@@ -603,6 +603,26 @@ describe('GET /v1/sessions (list)', () => {
     expect((await list({ limit: '1000' })).status).toBe(200);
   });
 
+  it('bounds a page by bytes too: sessions with huge metadata come a few at a time, next_cursor continues', async () => {
+    // 64 keys of 4096 characters: ~262 KB a session; a page stops once it holds 1 MiB of them.
+    const metadata = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, String(i % 10).repeat(4096)]));
+    for (let i = 0; i < 9; i++) await created({ session_id: `big${i}`, metadata });
+    const pages: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      const res: InjectResponse<ListBody> = await list({ limit: '1000', ...(cursor !== null && { cursor }) });
+      expect(res.status).toBe(200);
+      expect(res.text.length).toBeLessThan(1.5 * 1024 * 1024);
+      pages.push(res.body.items.map((item) => item.session_id));
+      cursor = res.body.next_cursor;
+    } while (cursor !== null);
+    expect(pages).toEqual([
+      ['big0', 'big1', 'big2', 'big3'],
+      ['big4', 'big5', 'big6', 'big7'],
+      ['big8'],
+    ]);
+  });
+
   it.each([['!!!'], ['%%%'], ['@@@@']])('rejects a bad cursor (%s) with 400 naming cursor', async (cursor) => {
     await created({ session_id: 'a' });
     expectError(await list({ cursor }), 400, /\bcursor\b/);

@@ -78,6 +78,9 @@ describe('per-tenant session metrics', () => {
     // The page is not there (502), but each render's session request is taken.
     for (let i = 0; i < 3; i++) expect((await alpha('POST', '/v1/render', { url: deadUrl, session_id: 'a1' })).status).toBe(502);
     expect((await alpha('DELETE', '/v1/sessions/a2')).status).toBe(204);
+    // a1 keeps its last url and error: the bytes its tenant's storage budget counts.
+    const a1 = (await alpha<{ state: { last_url: string; last_error: string } }>('GET', '/v1/sessions/a1')).body.state;
+    expect(a1.last_url).toBe(deadUrl);
 
     expect(await metricsOf(alpha)).toEqual({
       active_sessions: 1,
@@ -90,6 +93,7 @@ describe('per-tenant session metrics', () => {
       created_total: 2,
       expired_total: 0,
       removed_total: 1,
+      stored_bytes: Buffer.byteLength(a1.last_url + a1.last_error),
     });
     expect(await metricsOf(beta)).toEqual({
       active_sessions: 1,
@@ -102,6 +106,7 @@ describe('per-tenant session metrics', () => {
       created_total: 1,
       expired_total: 0,
       removed_total: 0,
+      stored_bytes: 0,
     });
 
     // Prometheus keeps the global numbers.

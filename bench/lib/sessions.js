@@ -28,7 +28,7 @@ function newSessionId() {
   return `rpc_session_${hex}`;
 }
 
-const LIMITS = Object.freeze({ maxSessions: 2e6, maxPerTenant: 2e6 });
+const LIMITS = Object.freeze({ maxSessions: 2e6, maxPerTenant: 2e6, maxBytesPerTenant: 2 ** 40 });
 
 function sessionConfig(ttlSeconds) {
   return { ttlSeconds, autoRenew: true, maxRequests: 0, trackMetrics: true };

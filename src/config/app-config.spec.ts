@@ -12,6 +12,8 @@ describe('loadConfig', () => {
       session_cleanup_interval_seconds: 300,
       session_max_sessions: 100000,
       session_max_per_tenant: 10000,
+      session_max_bytes_per_tenant: 536870912,
+      redis_cluster_nodes: [],
       headless_urls: [],
       headless_port: 9123,
       chromium_path: '/usr/bin/chromium',
@@ -32,8 +34,12 @@ describe('loadConfig', () => {
         HEADLESS_URLS: 'http://10.0.0.1:9123, http://10.0.0.2:9123',
         RENDER_ALLOWED_HOSTS: '127.0.0.2,10.0.0.0/8',
         API_KEYS: 'secret-key-1:acme,secret-key-2:globex',
+        REDIS_CLUSTER_NODES: 'redis-0.redis:6379, 10.0.0.7:7000,[::1]:7001',
+        SESSION_MAX_BYTES_PER_TENANT: '1048576',
       },
     });
+    expect(config.redis_cluster_nodes).toEqual(['redis-0.redis:6379', '10.0.0.7:7000', '[::1]:7001']);
+    expect(config.session_max_bytes_per_tenant).toBe(1048576);
     expect(config.port).toBe(8080);
     expect(config.session_backend).toBe('redis');
     expect(config.metrics_require_key).toBe(true);
@@ -48,6 +54,8 @@ describe('loadConfig', () => {
     ['SESSION_BACKEND', 'postgres'],
     ['PORT', '70000'],
     ['REDIS_URL', 'http://localhost'],
+    ['REDIS_CLUSTER_NODES', 'redis://10.0.0.7:7000'],
+    ['SESSION_MAX_BYTES_PER_TENANT', '-1'],
     ['HEADLESS_URLS', 'not a url'],
     ['API_KEYS', 'short:acme'],
     ['LOG_LEVEL', 'loud'],

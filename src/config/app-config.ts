@@ -48,11 +48,16 @@ export class AppConfig {
 
   @IsIn(['memory', 'redis']) session_backend: 'memory' | 'redis';
   @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }) redis_url: string;
+  /** Redis Cluster seed nodes: cluster mode (their addresses win over redis_url's host). */
+  @Transform(toList)
+  @Matches(/^[^\s:/]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/, { each: true, message: 'each entry must be host:port' })
+  redis_cluster_nodes: string[];
   @Transform(toInt) @IsInt() @Min(1) @Max(31_536_000) session_default_ttl_seconds: number;
   @Transform(toInt) @IsInt() @Min(1) session_cleanup_interval_seconds: number;
   @Transform(toInt) @IsInt() @Min(1) session_max_sessions: number;
   @Transform(toInt) @IsInt() @Min(1) session_max_per_tenant: number;
   @Transform(toInt) @IsInt() @Min(0) session_max_storage_state_bytes: number;
+  @Transform(toInt) @IsInt() @Min(0) session_max_bytes_per_tenant: number;
 
   @Transform(toList)
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true }, { each: true })

@@ -4,6 +4,7 @@ import { Counter, Histogram } from 'prom-client';
 import type {
   CreateOutcome,
   PatchOutcome,
+  RecordOutcome,
   ReserveOutcome,
   SessionBackend,
   SessionPage,
@@ -22,8 +23,8 @@ import type {
 import { AppMetricsRegistry } from './app-metrics.registry';
 
 /** Why a session could not take a request or be created (429 request limit / tenant quota, 503 capacity). */
-export type LimitRejectionReason = 'request_limit' | 'tenant_quota' | 'capacity';
-const REASONS: readonly LimitRejectionReason[] = ['request_limit', 'tenant_quota', 'capacity'];
+export type LimitRejectionReason = 'request_limit' | 'tenant_quota' | 'capacity' | 'bytes_quota';
+const REASONS: readonly LimitRejectionReason[] = ['request_limit', 'tenant_quota', 'capacity', 'bytes_quota'];
 
 const BACKEND_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const CLEANUP_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -185,11 +186,11 @@ export class TimedSessionBackend implements SessionBackend {
   refundRequest(tenant: string, id: string, now: number): Promise<Session | null> {
     return this.op.refundRequest.time(performance.now(), this.inner.refundRequest(tenant, id, now));
   }
-  recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
-    return this.op.recordResult.time(performance.now(), this.inner.recordResult(tenant, id, now, record));
+  recordResult(tenant: string, id: string, now: number, record: RenderRecord, maxTenantBytes: number): Promise<RecordOutcome | null> {
+    return this.op.recordResult.time(performance.now(), this.inner.recordResult(tenant, id, now, record, maxTenantBytes));
   }
-  update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome> {
-    return this.op.update.time(performance.now(), this.inner.update(tenant, id, now, patch));
+  update(tenant: string, id: string, now: number, patch: SessionPatch, maxTenantBytes: number): Promise<PatchOutcome> {
+    return this.op.update.time(performance.now(), this.inner.update(tenant, id, now, patch, maxTenantBytes));
   }
   remove(tenant: string, id: string, now: number): Promise<SessionRef | null> {
     return this.op.remove.time(performance.now(), this.inner.remove(tenant, id, now));

@@ -28,9 +28,9 @@ export class RenderController {
     @Req() request: FastifyRequest,
   ) {
     const { url, session_id: _sessionId, ...config } = dto;
-    const { result, session } = reservation
+    const { result, session, stateSaved } = reservation
       ? await this.rpc.renderReserved(reservation, url, config, request.id)
-      : { result: await this.rpc.renderDynamic(url, config, tenant, request.id), session: null };
+      : { result: await this.rpc.renderDynamic(url, config, tenant, request.id), session: null, stateSaved: null };
     return {
       final_url: result.final_url,
       html: result.html,
@@ -42,6 +42,7 @@ export class RenderController {
       action_error: result.action_error ?? null,
       blocked_requests: result.blocked_requests ?? [],
       ...(session ? { session: toSessionResponse(session) } : {}),
+      ...(stateSaved !== null && { state_saved: stateSaved }),
     };
   }
 }

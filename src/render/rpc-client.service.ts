@@ -40,6 +40,8 @@ export interface SessionReservation {
 export interface SessionRender {
   result: RendererResult;
   session: Session | null;
+  /** Whether the render's browser state was kept (see RecordedRender); null without one. */
+  stateSaved: boolean | null;
 }
 
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
@@ -135,7 +137,7 @@ export class RpcClient implements OnModuleInit {
         storageState:
           result.storage_state && result.state_seq ? { json: JSON.stringify(result.storage_state), seq: result.state_seq } : undefined,
       });
-      return { result, session: recorded };
+      return { result, session: recorded?.session ?? null, stateSaved: recorded?.stateSaved ?? null };
     } catch (err) {
       const settle =
         err instanceof NoRendererRan

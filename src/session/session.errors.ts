@@ -11,6 +11,10 @@ export const sessionExists = (id: string): ConflictException =>
 export const tenantQuotaReached = (live: number, max: number): HttpException =>
   new HttpException(`tenant session quota reached (${live}/${max})`, HttpStatus.TOO_MANY_REQUESTS);
 
+/** No Retry-After: waiting does not free stored bytes (DESIGN §3). */
+export const bytesQuotaReached = (bytes: number, max: number): HttpException =>
+  new HttpException(`tenant storage quota exceeded: ${bytes}/${max} bytes`, HttpStatus.TOO_MANY_REQUESTS);
+
 /** Sessions expire or are removed, so waiting can clear this one. */
 export const capacityReached = (live: number, max: number): ServiceUnavailableException =>
   retryLater(new ServiceUnavailableException(`session capacity reached (${live}/${max})`), CAPACITY_RETRY_AFTER_SECONDS);

@@ -17,7 +17,7 @@ function createBackend(config: AppConfig): SessionBackend {
     case 'memory':
       return new MemorySessionBackend();
     case 'redis':
-      return new RedisSessionBackend({ url: config.redis_url });
+      return new RedisSessionBackend({ url: config.redis_url, clusterNodes: config.redis_cluster_nodes });
   }
 }
 

@@ -5,6 +5,7 @@ import { SessionMetricsRecorder } from '../metrics/session-metrics.recorder';
 import { Clock } from '../common/clock';
 import {
   CapacityLimits,
+  capText,
   NewSession,
   percentile,
   RenderRecord,
@@ -15,8 +16,9 @@ import {
   SessionRef,
   StateSnapshot,
 } from './session';
-import { CreateOutcome, SessionBackend, SessionPage } from './backends/session-backend';
+import { CreateOutcome, CreateRefusal, SessionBackend, SessionPage } from './backends/session-backend';
 import {
+  bytesQuotaReached,
   capacityReached,
   RequestLimitReached,
   sessionExists,
@@ -28,6 +30,17 @@ export interface CreateSessionInput {
   id?: string;
   config?: Partial<SessionConfig>;
   metadata?: Record<string, string>;
+}
+
+/**
+ * A recorded render: the session after it, and whether the render's browser state is kept —
+ * true when saved (or when a newer one already was), false when refused for size (over
+ * session_max_storage_state_bytes, or the tenant's storage budget): the previous state stays.
+ * null when the render brought no state.
+ */
+export interface RecordedRender {
+  session: Session;
+  stateSaved: boolean | null;
 }
 
 /** What one expiry sweep removed: in all, and per tenant. */
@@ -47,6 +60,8 @@ export interface SessionMetrics {
   createdTotal: number;
   expiredTotal: number;
   removedTotal: number;
+  /** Bytes held against the storage budget (session_max_bytes_per_tenant). */
+  storedBytes: number;
 }
 
 /**
@@ -73,7 +88,11 @@ export class SessionStore {
       maxRequests: 0,
       trackMetrics: true,
     };
-    this.limits = { maxSessions: appConfig.session_max_sessions, maxPerTenant: appConfig.session_max_per_tenant };
+    this.limits = {
+      maxSessions: appConfig.session_max_sessions,
+      maxPerTenant: appConfig.session_max_per_tenant,
+      maxBytesPerTenant: appConfig.session_max_bytes_per_tenant,
+    };
   }
 
   /** Creates a session; 409 if that id is live. */
@@ -98,12 +117,17 @@ export class SessionStore {
   }
 
   async update(tenant: string, id: string, patch: SessionPatch): Promise<Session> {
-    const outcome = await this.backend.update(tenant, id, this.clock.now(), patch);
-    if (outcome.kind === 'not_found') this.notFound(id);
-    if (outcome.kind === 'metadata_limit') {
-      throw new BadRequestException(`metadata would have ${outcome.keys} keys; at most 64 are allowed`);
+    const outcome = await this.backend.update(tenant, id, this.clock.now(), patch, this.limits.maxBytesPerTenant);
+    switch (outcome.kind) {
+      case 'updated':
+        return outcome.session;
+      case 'not_found':
+        return this.notFound(id);
+      case 'metadata_limit':
+        throw new BadRequestException(`metadata would have ${outcome.keys} keys; at most 64 are allowed`);
+      default:
+        return this.refuse(outcome);
     }
-    return outcome.session;
   }
 
   async remove(tenant: string, id: string): Promise<boolean> {
@@ -150,22 +174,27 @@ export class SessionStore {
     }
   }
 
-  /**
-   * Records a finished render. The browser state is dropped when over the configured cap, and
-   * kept only if it is newer (greater seq) than the saved one.
-   */
   /** Gives back a request reserved for a render that no renderer ran; null when the session is gone. */
   refundRequest(tenant: string, id: string): Promise<Session | null> {
     return this.backend.refundRequest(tenant, id, this.clock.now());
   }
 
-  async recordResult(tenant: string, id: string, record: RenderRecord): Promise<Session | null> {
+  /**
+   * Records a finished render; url and error are cut to SESSION_TEXT_MAX_LENGTH characters. The
+   * browser state is dropped when over the configured cap, and kept only if it is newer
+   * (greater seq) than the saved one and fits the tenant's storage budget. null: no such session.
+   */
+  async recordResult(tenant: string, id: string, record: RenderRecord): Promise<RecordedRender | null> {
     const state = record.storageState;
     if (state && !(Number.isSafeInteger(state.seq) && state.seq > 0)) {
       throw new TypeError(`storage state seq must be a positive integer, not ${state.seq}`);
     }
     const fits = state == null || Buffer.byteLength(state.json) <= this.appConfig.session_max_storage_state_bytes;
-    return this.backend.recordResult(tenant, id, this.clock.now(), fits ? record : { ...record, storageState: undefined });
+    const capped = { ...record, url: capText(record.url), error: capText(record.error), ...(!fits && { storageState: undefined }) };
+    const outcome = await this.backend.recordResult(tenant, id, this.clock.now(), capped, this.limits.maxBytesPerTenant);
+    if (!outcome) return null;
+    const stateSaved = !fits ? false : outcome.state === 'none' ? null : outcome.state !== 'over_budget';
+    return { session: outcome.session, stateSaved };
   }
 
   /** The saved browser state; 404 for an unknown session, null when nothing was saved. */
@@ -214,6 +243,7 @@ export class SessionStore {
       createdTotal: m.createdTotal,
       expiredTotal: m.expiredTotal,
       removedTotal: m.removedTotal,
+      storedBytes: m.storedBytes,
     };
   }
 
@@ -250,11 +280,16 @@ export class SessionStore {
     }
   }
 
-  private refuse(outcome: { kind: 'tenant_quota' | 'capacity'; live: number; max: number }): never {
+  private refuse(outcome: CreateRefusal): never {
     this.recorder?.limitRejection(outcome.kind);
-    throw outcome.kind === 'tenant_quota'
-      ? tenantQuotaReached(outcome.live, outcome.max)
-      : capacityReached(outcome.live, outcome.max);
+    switch (outcome.kind) {
+      case 'tenant_quota':
+        throw tenantQuotaReached(outcome.live, outcome.max);
+      case 'capacity':
+        throw capacityReached(outcome.live, outcome.max);
+      case 'bytes_quota':
+        throw bytesQuotaReached(outcome.bytes, outcome.max);
+    }
   }
 
   private notFound(id: string): never {

@@ -15,6 +15,16 @@ export const SESSION_RENDER_SAMPLES = 64;
 /** Recent render times kept for the aggregate percentiles: globally, and again per tenant. */
 export const GLOBAL_RENDER_SAMPLES = 1024;
 
+/** last_url and last_error are cut to this many characters (UTF-16 code units) before they are stored. */
+export const SESSION_TEXT_MAX_LENGTH = 2048;
+/**
+ * A list page stops taking sessions once their listed bytes (see listedBytes) reach this: one
+ * tenant with huge metadata cannot make one giant reply (or one long Redis script reply).
+ */
+export const LIST_PAGE_MAX_BYTES = 1024 * 1024;
+/** What a listed session costs beyond its stored text: ids, times, counters and field names. */
+export const LIST_ITEM_OVERHEAD_BYTES = 512;
+
 /** Longest upstream proxy username or password accepted. */
 export const PROXY_CREDENTIAL_MAX_LENGTH = 256;
 
@@ -104,6 +114,8 @@ export interface NewSession {
 export interface CapacityLimits {
   maxSessions: number;
   maxPerTenant: number;
+  /** The tenant's storage budget (see sessionBytes); a create that would pass it is refused. */
+  maxBytesPerTenant: number;
 }
 
 /** What a finished render leaves on its session. */
@@ -146,6 +158,46 @@ export interface BackendMetrics {
   createdTotal: number;
   expiredTotal: number;
   removedTotal: number;
+  /** The storage budget's count (see utf8Bytes): sessions not dropped yet, expired ones included. */
+  storedBytes: number;
+}
+
+/**
+ * Storage budget accounting (DESIGN §2), the same in every backend: a session's bytes are the
+ * UTF-8 bytes of its metadata keys and values, its saved browser state JSON, its last_url and
+ * last_error, and its upstream proxy as stored (proxyJson). They count from the session's
+ * creation until it is dropped (removed, or found expired, or swept).
+ */
+export const utf8Bytes = (text: string | null | undefined): number => (text ? Buffer.byteLength(text) : 0);
+
+export function metadataBytes(metadata: Readonly<Record<string, string>> | null | undefined): number {
+  let bytes = 0;
+  if (metadata) for (const [key, value] of Object.entries(metadata)) bytes += utf8Bytes(key) + utf8Bytes(value);
+  return bytes;
+}
+
+/** The stored form of an upstream proxy: only its own fields, whatever else the object carries. */
+export const proxyJson = ({ server, username, password }: UpstreamProxy): string => JSON.stringify({ server, username, password });
+
+export const proxyBytes = (proxy: UpstreamProxy | undefined): number => (proxy ? utf8Bytes(proxyJson(proxy)) : 0);
+
+/**
+ * What a session costs a list page: its stored bytes without the browser state (a list does
+ * not return it) plus a fixed overhead. Both backends stop a page at LIST_PAGE_MAX_BYTES.
+ */
+export const listedBytes = (bytesWithoutState: number): number => bytesWithoutState + LIST_ITEM_OVERHEAD_BYTES;
+
+/**
+ * last_url / last_error as stored: at most SESSION_TEXT_MAX_LENGTH characters, never ending in
+ * half a surrogate pair.
+ */
+export function capText(text: string): string;
+export function capText(text: string | null): string | null;
+export function capText(text: string | null): string | null {
+  if (text === null || text.length <= SESSION_TEXT_MAX_LENGTH) return text;
+  const cut = text.slice(0, SESSION_TEXT_MAX_LENGTH);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
 export const isExpired = (expiresAt: number, now: number): boolean => now >= expiresAt;

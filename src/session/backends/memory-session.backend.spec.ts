@@ -1,7 +1,7 @@
 import { MemorySessionBackend } from './memory-session.backend';
 import { NewSession } from '../session';
 
-const limits = { maxSessions: 1_000_000, maxPerTenant: 1_000_000 };
+const limits = { maxSessions: 1_000_000, maxPerTenant: 1_000_000, maxBytesPerTenant: 1 << 30 };
 const T0 = Date.UTC(2026, 0, 1);
 const session = (id: string, ttlSeconds = 60, maxRequests = 0): NewSession => ({
   tenant: 't',
@@ -72,7 +72,7 @@ describe('MemorySessionBackend', () => {
 
     it('files a shortened expiry at once, without growing, and sweeps it on time', async () => {
       await backend.create(session('short', 3600), limits, T0);
-      for (let ttl = 3000; ttl >= 10; ttl -= 10) await backend.update('t', 'short', T0, { ttlSeconds: ttl });
+      for (let ttl = 3000; ttl >= 10; ttl -= 10) await backend.update('t', 'short', T0, { ttlSeconds: ttl }, limits.maxBytesPerTenant);
       expect(indexed()).toBe(1);
       expect(await backend.sweep(T0 + 9999)).toBe(0);
       expect(await backend.sweep(T0 + 10_000)).toBe(1);
@@ -94,7 +94,7 @@ describe('MemorySessionBackend', () => {
       // While it yields: renew some due ones, remove others, shorten a long one.
       for (let i = 0; i < 3000; i += 3) await backend.touch('t', `s${i}`, T0 + 999);
       for (let i = 1; i < 3000; i += 3) await backend.remove('t', `s${i}`, T0 + 999);
-      await backend.update('t', 's2', T0 + 999, { ttlSeconds: 1 });
+      await backend.update('t', 's2', T0 + 999, { ttlSeconds: 1 }, limits.maxBytesPerTenant);
       await sweeping;
       const live = (await backend.metrics(T0 + 1000)).activeSessions;
       expect(indexed()).toBe(live);
@@ -104,7 +104,7 @@ describe('MemorySessionBackend', () => {
   it('returns snapshots that later updates do not change', async () => {
     await backend.create(session('snap'), limits, T0);
     const before = await backend.get('t', 'snap', T0);
-    await backend.update('t', 'snap', T0, { metadata: { a: 'b' } });
+    await backend.update('t', 'snap', T0, { metadata: { a: 'b' } }, limits.maxBytesPerTenant);
     await backend.reserveRequest('t', 'snap', T0);
     expect(before?.metadata).toEqual({});
     expect(before?.requestCount).toBe(0);

@@ -5,7 +5,10 @@ import {
   CapacityLimits,
   GLOBAL_RENDER_SAMPLES,
   isExpired,
+  LIST_PAGE_MAX_BYTES,
+  listedBytes,
   METADATA_MAX_KEYS,
+  metadataBytes,
   NewSession,
   newIncarnation,
   RenderRecord,
@@ -15,12 +18,17 @@ import {
   SessionPatch,
   SessionRef,
   StateSnapshot,
+  proxyBytes,
+  utf8Bytes,
 } from '../session';
 import { smallestByKey } from './page-selection';
 import {
   CreateOutcome,
+  CreateRefusal,
   PatchOutcome,
+  RecordOutcome,
   ReserveOutcome,
+  StateOutcome,
   SessionBackend,
   SessionPage,
   SweepListener,
@@ -46,6 +54,8 @@ class Aggregates {
   createdTotal = 0;
   expiredTotal = 0;
   removedTotal = 0;
+  /** Stored bytes of the live (and expired, not yet dropped) sessions: the storage budget's count. */
+  storedBytes = 0;
 
   added(createdAt: number): void {
     this.live++;
@@ -75,6 +85,7 @@ class Aggregates {
       createdTotal: this.createdTotal,
       expiredTotal: this.expiredTotal,
       removedTotal: this.removedTotal,
+      storedBytes: this.storedBytes,
     };
   }
 }
@@ -104,6 +115,9 @@ class Entry {
   renderTimes: number[] | null = null;
   metadata: Record<string, string> | null = null;
   storageState: StateSnapshot | null = null;
+  /** UTF-8 bytes of storageState's JSON, and of everything the storage budget counts (its part included). */
+  stateBytes = 0;
+  bytes = 0;
   /** The expiry bucket it is filed under: its expiry's, or an earlier one (renewals file lazily). */
   bucket = 0;
   /** Its index in that bucket's array, so that it can be taken out at once; -1 while unfiled. */
@@ -143,8 +157,8 @@ export class MemorySessionBackend implements SessionBackend {
 
   async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
     const outcome = this.insert(init, limits, now);
-    if (outcome.kind !== 'tenant_quota' && outcome.kind !== 'capacity') return outcome;
-    // At the cap, sessions that expired but were not swept yet must not count.
+    if (!isRefusal(outcome)) return outcome;
+    // At a cap, sessions that expired but were not swept yet must not count.
     await this.sweep(now);
     return this.insert(init, limits, now);
   }
@@ -172,12 +186,12 @@ export class MemorySessionBackend implements SessionBackend {
     if (!entry) {
       if (!createWith) return { kind: 'not_found' };
       let outcome = this.insert(createWith.init, createWith.limits, now);
-      if (outcome.kind === 'tenant_quota' || outcome.kind === 'capacity') {
+      if (isRefusal(outcome)) {
         await this.sweep(now);
         // The sweep yielded: start over, so that lookup, insert and reservation run in one turn.
         entry = this.live(tenant, id, now);
         outcome = entry ? { kind: 'exists', session: snapshot(entry) } : this.insert(createWith.init, createWith.limits, now);
-        if (outcome.kind === 'tenant_quota' || outcome.kind === 'capacity') return outcome;
+        if (isRefusal(outcome)) return outcome;
       }
       entry = this.live(tenant, id, now)!;
       created = outcome.kind === 'created';
@@ -202,13 +216,21 @@ export class MemorySessionBackend implements SessionBackend {
     return snapshot(entry);
   }
 
-  async recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
+  async recordResult(
+    tenant: string,
+    id: string,
+    now: number,
+    record: RenderRecord,
+    maxTenantBytes: number,
+  ): Promise<RecordOutcome | null> {
     const entry = this.live(tenant, id, now);
     if (!entry) return null;
     this.touchEntry(entry, now);
+    let grown = utf8Bytes(record.url) - utf8Bytes(entry.lastUrl);
     entry.lastUrl = record.url;
     if (record.error !== null) {
       entry.errorCount++;
+      grown += utf8Bytes(record.error) - utf8Bytes(entry.lastError);
       entry.lastError = record.error;
     } else if (entry.config.trackMetrics) {
       entry.totalRenderTimeMs += record.renderTimeMs;
@@ -217,15 +239,28 @@ export class MemorySessionBackend implements SessionBackend {
       this.all.rendered(record.renderTimeMs);
       entry.owner.stats.rendered(record.renderTimeMs);
     }
-    const state = record.storageState;
-    if (state === null || (state !== undefined && state.seq > (entry.storageState?.seq ?? 0))) entry.storageState = state;
-    return snapshot(entry);
+    this.resize(entry, grown);
+    return { session: snapshot(entry), state: this.saveState(entry, record.storageState, maxTenantBytes) };
   }
 
-  async update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome> {
+  /** The text fields are recorded first: the state is saved only if it fits what they leave. */
+  private saveState(entry: Entry, state: StateSnapshot | null | undefined, maxTenantBytes: number): StateOutcome {
+    if (state === undefined) return 'none';
+    if (state !== null && state.seq <= (entry.storageState?.seq ?? 0)) return 'stale';
+    const bytes = state === null ? 0 : utf8Bytes(state.json);
+    const grown = bytes - entry.stateBytes;
+    if (grown > 0 && entry.owner.stats.storedBytes + grown > maxTenantBytes) return 'over_budget';
+    entry.storageState = state;
+    entry.stateBytes = bytes;
+    this.resize(entry, grown);
+    return 'saved';
+  }
+
+  async update(tenant: string, id: string, now: number, patch: SessionPatch, maxTenantBytes: number): Promise<PatchOutcome> {
     const entry = this.live(tenant, id, now);
     if (!entry) return { kind: 'not_found' };
-    if (patch.metadata === null) entry.metadata = null;
+    let metadata = entry.metadata;
+    if (patch.metadata === null) metadata = null;
     else if (patch.metadata) {
       const merged: Record<string, string> = { ...entry.metadata };
       for (const [key, value] of Object.entries(patch.metadata)) {
@@ -234,9 +269,16 @@ export class MemorySessionBackend implements SessionBackend {
       }
       const keys = Object.keys(merged).length;
       if (keys > METADATA_MAX_KEYS) return { kind: 'metadata_limit', keys };
-      entry.metadata = keys > 0 ? merged : null;
+      metadata = keys > 0 ? merged : null;
     }
     const { ttlSeconds, autoRenew, maxRequests, trackMetrics, proxy } = patch;
+    const keptProxy = proxy === undefined ? entry.config.proxy : (proxy ?? undefined);
+    const grown =
+      metadataBytes(metadata) - metadataBytes(entry.metadata) + proxyBytes(keptProxy) - proxyBytes(entry.config.proxy);
+    const stored = entry.owner.stats.storedBytes;
+    if (grown > 0 && stored + grown > maxTenantBytes) return { kind: 'bytes_quota', bytes: stored + grown, max: maxTenantBytes };
+    entry.metadata = metadata;
+    this.resize(entry, grown);
     if (
       ttlSeconds !== undefined ||
       autoRenew !== undefined ||
@@ -244,7 +286,6 @@ export class MemorySessionBackend implements SessionBackend {
       trackMetrics !== undefined ||
       proxy !== undefined
     ) {
-      const keptProxy = proxy === undefined ? entry.config.proxy : (proxy ?? undefined);
       entry.config = this.sharedConfig({
         ttlSeconds: ttlSeconds ?? entry.config.ttlSeconds,
         autoRenew: autoRenew ?? entry.config.autoRenew,
@@ -271,7 +312,14 @@ export class MemorySessionBackend implements SessionBackend {
     const sessions = this.tenants.get(tenant)?.sessions;
     if (!sessions || sessions.size === 0) return { items: [], after: null };
     const { page, more } = smallestByKey(this.listable(sessions, now, after), (entry) => entry.id, limit);
-    return { items: page.map(snapshot), after: more ? page[page.length - 1].id : null };
+    let taken = 0;
+    let bytes = 0;
+    while (taken < page.length && (taken === 0 || bytes < LIST_PAGE_MAX_BYTES)) {
+      bytes += listedBytes(page[taken].bytes - page[taken].stateBytes);
+      taken++;
+    }
+    const items = page.slice(0, taken);
+    return { items: items.map(snapshot), after: more || taken < page.length ? items[taken - 1].id : null };
   }
 
   private *listable(sessions: ShardedMap<Entry>, now: number, after: string | null): IterableIterator<Entry> {
@@ -367,6 +415,11 @@ export class MemorySessionBackend implements SessionBackend {
     if (inTenant >= limits.maxPerTenant) return { kind: 'tenant_quota', live: inTenant, max: limits.maxPerTenant };
     const live = this.all.live;
     if (live >= limits.maxSessions) return { kind: 'capacity', live, max: limits.maxSessions };
+    const bytes = metadataBytes(init.metadata) + proxyBytes(init.config.proxy);
+    const stored = this.tenants.get(init.tenant)?.stats.storedBytes ?? 0;
+    if (bytes > 0 && stored + bytes > limits.maxBytesPerTenant) {
+      return { kind: 'bytes_quota', bytes: stored + bytes, max: limits.maxBytesPerTenant };
+    }
 
     let owner = this.tenants.get(init.tenant);
     if (!owner) this.tenants.set(init.tenant, (owner = new Tenant(init.tenant)));
@@ -376,6 +429,7 @@ export class MemorySessionBackend implements SessionBackend {
     this.file(entry, bucketOf(entry.expiresAt));
     this.all.added(now);
     owner.stats.added(now);
+    this.resize(entry, bytes);
     return { kind: 'created', session: snapshot(entry) };
   }
 
@@ -424,6 +478,14 @@ export class MemorySessionBackend implements SessionBackend {
     sessions.delete(entry.id);
     this.all.dropped(entry.createdAt);
     stats.dropped(entry.createdAt);
+    this.resize(entry, -entry.bytes);
+  }
+
+  /** Adds to the session's stored bytes and to its tenant's and the global count. */
+  private resize(entry: Entry, by: number): void {
+    entry.bytes += by;
+    entry.owner.stats.storedBytes += by;
+    this.all.storedBytes += by;
   }
 
   private sharedConfig(config: SessionConfig): SessionConfig {
@@ -440,6 +502,8 @@ export class MemorySessionBackend implements SessionBackend {
     return shared;
   }
 }
+
+const isRefusal = (outcome: CreateOutcome): outcome is CreateRefusal => outcome.kind !== 'created' && outcome.kind !== 'exists';
 
 const bucketOf = (expiresAt: number): number => Math.floor(expiresAt / BUCKET_MS);
 

@@ -1,6 +1,7 @@
 import { ReplyError } from 'ioredis';
 import { SESSION_SCRIPTS } from './lua/session-scripts';
-import { sessionKeys, translate } from './redis-session.backend';
+import { BUCKET_TAGS, bucketOf, sessionKeys } from './lua/key-layout';
+import { translate } from './redis-session.backend';
 import { BackendUnavailableError } from './session-backend';
 
 describe('RedisSessionBackend (no server needed)', () => {
@@ -33,37 +34,46 @@ describe('RedisSessionBackend (no server needed)', () => {
   });
 
   describe('keys', () => {
-    it("puts a session's own keys under one hash tag, and its tenant's indexes under another", () => {
+    it("puts every key of a session's scripts under its bucket's one hash tag", () => {
       const keys = sessionKeys('p:', 'acme', 'rpc_session:1.a-b');
-      expect(keys.slice(0, 4)).toEqual([
-        'p:sess:{acme:rpc_session:1.a-b}',
-        'p:meta:{acme:rpc_session:1.a-b}',
-        'p:times:{acme:rpc_session:1.a-b}',
-        'p:state:{acme:rpc_session:1.a-b}',
+      const tag = `{${BUCKET_TAGS[bucketOf('acme', 'rpc_session:1.a-b')]}}`;
+      expect(keys).toEqual([
+        `p:sess:${tag}:acme:rpc_session:1.a-b`,
+        `p:meta:${tag}:acme:rpc_session:1.a-b`,
+        `p:times:${tag}:acme:rpc_session:1.a-b`,
+        `p:state:${tag}:acme:rpc_session:1.a-b`,
+        `p:ids:${tag}:acme`,
+        `p:exp:${tag}:acme`,
+        `p:exp:${tag}`,
+        `p:stats:${tag}`,
+        `p:times:${tag}`,
+        `p:stats:${tag}:acme`,
+        `p:times:${tag}:acme`,
+        `p:unreported:${tag}`,
+        `p:unsettled:${tag}:acme`,
+        `p:unsettled:${tag}`,
       ]);
-      expect(keys.slice(4)).toEqual([
-        'p:ids:{acme}',
-        'p:exp:{acme}',
-        'p:exp',
-        'p:stats',
-        'p:times',
-        'p:stats:{acme}',
-        'p:times:{acme}',
-        'p:unreported',
-      ]);
+    });
+
+    it("spreads a tenant's sessions over every bucket", () => {
+      const counts = new Array<number>(BUCKET_TAGS.length).fill(0);
+      for (let i = 0; i < 1600; i++) counts[bucketOf('acme', `user-${i}`)]++;
+      expect(Math.min(...counts)).toBeGreaterThan(60);
+      expect(Math.max(...counts)).toBeLessThan(140);
     });
 
     it('refuses tenants and ids that would break the hash tag or the index member', () => {
       expect(() => sessionKeys('p:', 'a:b', 'x')).toThrow(/tenant/);
       expect(() => sessionKeys('p:', 'a}', 'x')).toThrow(/tenant/);
+      expect(() => sessionKeys('p:', '*', 'x')).toThrow(/tenant/);
       expect(() => sessionKeys('p:', 'a', 'x}{')).toThrow(/session id/);
       expect(() => sessionKeys('p:', 'a', 'x|y')).toThrow(/session id/);
     });
   });
 
-  it('declares the key count of every script', () => {
+  it('declares the key count of every script (or is given it per call)', () => {
     for (const [name, script] of Object.entries(SESSION_SCRIPTS)) {
-      expect(script.numberOfKeys).toBeGreaterThan(0);
+      expect({ name, keys: 'numberOfKeys' in script ? script.numberOfKeys > 0 : name === 'rtListFetch' }).toEqual({ name, keys: true });
       expect(script.lua.length).toBeGreaterThan(0);
       // Scripts must not depend on the Redis clock or scan the keyspace.
       expect({ name, time: /'TIME'|'KEYS'|'SCAN'/.test(script.lua) }).toEqual({ name, time: false });

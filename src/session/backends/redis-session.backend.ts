@@ -1,13 +1,16 @@
 import { Logger, LoggerService, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import Redis, { ReplyError, type RedisOptions } from 'ioredis';
+import Redis, { Cluster, ReplyError, type RedisOptions } from 'ioredis';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   BackendMetrics,
   CapacityLimits,
   GLOBAL_RENDER_SAMPLES,
+  LIST_ITEM_OVERHEAD_BYTES,
+  LIST_PAGE_MAX_BYTES,
   METADATA_MAX_KEYS,
   NewSession,
   newIncarnation,
+  proxyJson,
   RenderRecord,
   Session,
   SESSION_RENDER_SAMPLES,
@@ -16,13 +19,17 @@ import {
   StateSnapshot,
   UpstreamProxy,
 } from '../session';
+import { BUCKET_TAGS, BUCKETS, bucketKey, bucketOf, checkTenant, seatKeys, sessionKeys } from './lua/key-layout';
 import {
+  BucketCount,
   createArgv,
   InsertArgs,
-  listArgv,
+  listIdsArgv,
   metricsArgv,
   recordArgv,
   reserveArgv,
+  seatSettleArgv,
+  seatTakeArgv,
   SESSION_SCRIPTS,
   SessionArgs,
   sessionArgv,
@@ -32,17 +39,26 @@ import {
 } from './lua/session-scripts';
 import {
   BackendUnavailableError,
+  BytesQuota,
   CreateOutcome,
+  CreateRefusal,
   PatchOutcome,
+  RecordOutcome,
   ReserveOutcome,
   SessionBackend,
   SessionPage,
+  StateOutcome,
   SweepListener,
 } from './session-backend';
 
 export interface RedisSessionBackendOptions {
-  /** redis:// or rediss:// URL; a path selects the database (redis://host:6379/3). */
+  /**
+   * redis:// or rediss:// URL; a path selects the database (redis://host:6379/3). With
+   * clusterNodes, only its credentials and scheme (rediss:// = TLS) apply.
+   */
   url: string;
+  /** Redis Cluster seed nodes ("host:port"): cluster mode. Their addresses win over url's host. */
+  clusterNodes?: string[];
   /** Prefix of every key this backend writes. Default "riptide:". */
   prefix?: string;
   /** A command without a reply after this long fails (503). Default 2000 ms. */
@@ -55,34 +71,73 @@ export interface RedisSessionBackendOptions {
   keyTtlGraceMs?: number;
   /** Index entries handled per sweep script; the sweep yields between batches. Default 500. */
   sweepBatch?: number;
+  /**
+   * How long a create's seat (SEAT_TAKE) counts without its create having settled it: what a
+   * crashed instance's half-done create holds. Default 30 s.
+   */
+  seatLeaseMs?: number;
+  /** How old a tenant's cached bytes of the other buckets may get before a background re-read. Default 1 s. */
+  bytesRefreshMs?: number;
   logger?: LoggerService;
 }
+
+/** How often a script is sent while Redis answers that it does not have it. */
+const NOSCRIPT_ATTEMPTS = 3;
 
 /** Reply errors that mean "Redis cannot serve now", as opposed to a bad command or script. */
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM|MISCONF)\b/;
 
 type RawSession = [string[], string[], string[]];
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+/** What every per-session script reports of its bucket (see REPORT in session-scripts.ts). */
+type BucketReport = [
+  tenantBytes: number,
+  tenantCreated: number,
+  tenantDropped: number,
+  tenantSeats: string[],
+  created: number,
+  dropped: number,
+  seats: string[],
+];
+
+interface TenantBytes {
+  /** The tenant's stored bytes per bucket, as last heard. */
+  perBucket: number[];
+  at: number;
+  refreshing: boolean;
+}
+
+interface Seat {
+  token: string;
+  /** The tenant's and the global seat keys, for settling. */
+  tenantKeys: [string, string];
+  globalKeys: [string, string];
+}
 
 /**
- * Sessions in Redis, shared by any number of API instances (DESIGN §4). Each operation is one
- * Lua script (lua/session-scripts.ts has the key layout, the index design and the Cluster
- * note), sent with EVALSHA by ioredis, which falls back to EVAL on NOSCRIPT.
+ * Sessions in Redis or a Redis Cluster, shared by any number of API instances (DESIGN §4). Each
+ * operation is one Lua script (lua/session-scripts.ts has the key layout and the scheme) on one
+ * bucket's slot, sent with EVALSHA by ioredis, which falls back to EVAL on NOSCRIPT (per node).
+ * A create takes a seat first (two round trips; its settling is sent without being waited for).
  *
- * Failure behaviour: no offline queue and no retries of a command, so while Redis is away an
- * operation fails at once (or after commandTimeoutMs when Redis hangs) with
- * BackendUnavailableError, which the API answers with 503. A command that was in flight when
- * the connection broke is failed, never resent: a reservation must not be applied twice. The
- * client keeps reconnecting in the background, so the backend recovers by itself.
+ * Failure behaviour: no offline queue and no retries of a command that may have run, so while
+ * Redis (or a primary) is away an operation fails at once (or after commandTimeoutMs when Redis
+ * hangs) with BackendUnavailableError, which the API answers with 503. A command that was in
+ * flight when the connection broke is failed, never resent: a reservation must not be applied
+ * twice. The client keeps reconnecting (and, on a Cluster, refreshing the slot map) in the
+ * background, so the backend recovers by itself.
  */
 export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnApplicationShutdown {
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   private readonly prefix: string;
   private readonly graceMs: number;
   private readonly sweepBatch: number;
+  private readonly seatLeaseMs: number;
+  private readonly bytesRefreshMs: number;
   private readonly connectTimeoutMs: number;
   private readonly logger: LoggerService;
   private readonly scripts: Record<SessionScriptName, ScriptFn>;
+  private readonly bytes = new Map<string, TenantBytes>();
   /** False from a lost connection until the next successful one: one log line per outage. */
   private up = true;
   private closed = false;
@@ -94,23 +149,16 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     if (/[{}]/.test(this.prefix)) throw new Error('redis key prefix must not contain braces (they are hash tags)');
     this.graceMs = options.keyTtlGraceMs ?? 60_000;
     this.sweepBatch = options.sweepBatch ?? 500;
+    this.seatLeaseMs = options.seatLeaseMs ?? 30_000;
+    this.bytesRefreshMs = options.bytesRefreshMs ?? 1000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.logger = options.logger ?? new Logger(RedisSessionBackend.name);
-    const maxDelay = options.maxReconnectDelayMs ?? 1000;
-    const redisOptions: RedisOptions = {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: this.connectTimeoutMs,
-      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), maxDelay),
-      connectionName: 'riptide-api:sessions',
-    };
-    this.redis = new Redis(options.url, redisOptions);
+    this.redis = connect(options, this.connectTimeoutMs);
     for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) this.redis.defineCommand(name, definition);
     this.scripts = this.redis as unknown as Record<SessionScriptName, ScriptFn>;
     // Without an 'error' listener ioredis would print every failed reconnection attempt.
     this.redis.on('error', (err: Error) => (this.lastError = err));
+    this.redis.on('node error', (err: Error) => (this.lastError = err));
     this.redis.on('reconnecting', () => {
       if (!this.up || this.closed) return;
       this.up = false;
@@ -179,8 +227,24 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   }
 
   async create(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
+    const outcome = await this.createOnce(init, limits, now);
+    if (!isRefusal(outcome)) return outcome;
+    // The seats and the bytes count sessions until they are dropped, and mirror the buckets
+    // lazily: at a cap, drop the expired ones, bring the mirrors up to date, and try again.
+    await this.catchUp(init.tenant, now);
+    return this.createOnce(init, limits, now);
+  }
+
+  /** A seat, then the create (two round trips); an id that is live already answers without a seat. */
+  private async createOnce(init: NewSession, limits: CapacityLimits, now: number): Promise<CreateOutcome> {
+    const seat = await this.takeSeat(init.tenant, limits, now);
+    if (seat.kind !== 'seat') {
+      const existing = await this.get(init.tenant, init.id, now);
+      return existing ? { kind: 'exists', session: existing } : seat;
+    }
     const at = this.at(init.tenant, init.id, now);
-    const reply = (await this.run('rtCreate', at, createArgv(at, insertArgs(init, limits)))) as unknown[];
+    const insert = insertArgs(init, limits, seat.seat.token, this.seatLeaseMs);
+    const reply = (await this.seated(seat.seat, at, 'rtCreate', createArgv(at, insert))) as unknown[];
     switch (reply[0]) {
       case 'created':
       case 'exists':
@@ -200,6 +264,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     return this.maybeSession(tenant, id, await this.run('rtTouch', at, sessionArgv(at)));
   }
 
+  /** One round trip for a live session; a missing one to create takes a seat and one more. */
   async reserveRequest(
     tenant: string,
     id: string,
@@ -209,9 +274,30 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     if (createWith && (createWith.init.tenant !== tenant || createWith.init.id !== id)) {
       throw new Error('reserveRequest: createWith must describe the same tenant and id');
     }
+    const outcome = await this.reserveOnce(tenant, id, now, null);
+    if (outcome.kind !== 'not_found' || !createWith) return outcome;
+    const { init, limits } = createWith;
+    let seat = await this.takeSeat(tenant, limits, now);
+    if (seat.kind !== 'seat') {
+      await this.catchUp(tenant, now);
+      seat = await this.takeSeat(tenant, limits, now);
+      if (seat.kind !== 'seat') {
+        const again = await this.reserveOnce(tenant, id, now, null);
+        return again.kind === 'not_found' ? seat : again;
+      }
+    }
+    return this.reserveOnce(tenant, id, now, { seat: seat.seat, insert: insertArgs(init, limits, seat.seat.token, this.seatLeaseMs) });
+  }
+
+  private async reserveOnce(
+    tenant: string,
+    id: string,
+    now: number,
+    creating: { seat: Seat; insert: InsertArgs } | null,
+  ): Promise<ReserveOutcome> {
     const at = this.at(tenant, id, now);
-    const createMissing = createWith ? insertArgs(createWith.init, createWith.limits) : null;
-    const reply = (await this.run('rtReserve', at, reserveArgv(at, createMissing))) as unknown[];
+    const argv = reserveArgv(at, creating?.insert ?? null);
+    const reply = (await (creating ? this.seated(creating.seat, at, 'rtReserve', argv) : this.run('rtReserve', at, argv))) as unknown[];
     switch (reply[0]) {
       case 'reserved':
         return {
@@ -234,9 +320,15 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     return this.maybeSession(tenant, id, await this.run('rtRefund', at, sessionArgv(at)));
   }
 
-  async recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null> {
+  async recordResult(
+    tenant: string,
+    id: string,
+    now: number,
+    record: RenderRecord,
+    maxTenantBytes: number,
+  ): Promise<RecordOutcome | null> {
     const at = this.at(tenant, id, now);
-    const reply = await this.run(
+    const reply = (await this.run(
       'rtRecord',
       at,
       recordArgv(at, {
@@ -246,15 +338,17 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
         state: record.storageState,
         sessionSamples: SESSION_RENDER_SAMPLES,
         globalSamples: GLOBAL_RENDER_SAMPLES,
+        maxTenantBytes,
       }),
-    );
-    return this.maybeSession(tenant, id, reply);
+    )) as [RawSession, StateOutcome] | [];
+    return reply.length === 0 ? null : { session: toSession(tenant, id, reply[0]), state: reply[1] };
   }
 
-  async update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome> {
+  async update(tenant: string, id: string, now: number, patch: SessionPatch, maxTenantBytes: number): Promise<PatchOutcome> {
     const at = this.at(tenant, id, now);
     const args = updateArgv(at, {
       maxMetadataKeys: METADATA_MAX_KEYS,
+      maxTenantBytes,
       ttlSeconds: patch.ttlSeconds,
       autoRenew: patch.autoRenew,
       maxRequests: patch.maxRequests,
@@ -268,6 +362,8 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
         return { kind: 'updated', session: toSession(tenant, id, reply[1] as RawSession) };
       case 'metadata_limit':
         return { kind: 'metadata_limit', keys: Number(reply[1]) };
+      case 'bytes_quota':
+        return refusal(reply) as BytesQuota;
       default:
         return { kind: 'not_found' };
     }
@@ -279,17 +375,60 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     return typeof incarnation === 'string' ? { tenant, id, incarnation } : null;
   }
 
+  /**
+   * Two steps over the buckets: each names its next live ids with what they cost a page, the
+   * merge picks the page (by count and by bytes), then the picked sessions are fetched, bucket
+   * by bucket. A session that went between the steps is left out.
+   */
   async list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage> {
     checkTenant(tenant);
-    const t = `{${tenant}}`;
     const budget = limit + 1000;
-    const reply = (await this.call('rtList', [
-      `${this.prefix}ids:${t}`,
-      `${this.prefix}exp:${t}`,
-      ...listArgv({ prefix: this.prefix, tenant, now, limit, after, budget }),
-    ])) as [[...RawSession, string][], number, string];
-    const items = reply[0].map(([flat, metadata, times, sid]) => toSession(tenant, sid, [flat, metadata, times]));
-    return { items, after: Number(reply[1]) === 1 ? String(reply[2]) : null };
+    const answers = await Promise.all(
+      BUCKET_TAGS.map(async (tag, bucket) => {
+        const [found, frontier] = (await this.call('rtListIds', [
+          bucketKey(this.prefix, 'ids', bucket, tenant),
+          bucketKey(this.prefix, 'exp', bucket, tenant),
+          ...listIdsArgv({ prefix: this.prefix, tag, tenant, now, limit, after, budget, itemOverheadBytes: LIST_ITEM_OVERHEAD_BYTES }),
+        ])) as [string[], string];
+        return { found, frontier: frontier === '' ? null : frontier };
+      }),
+    );
+    // Past the nearest frontier some bucket may still hold ids: the page ends there at the latest.
+    const frontiers = answers.flatMap((a) => (a.frontier === null ? [] : [a.frontier]));
+    const horizon = frontiers.length > 0 ? frontiers.reduce((a, b) => (b < a ? b : a)) : null;
+    const candidates: { id: string; bytes: number }[] = [];
+    for (const { found } of answers) {
+      for (let i = 0; i < found.length; i += 2) {
+        if (horizon === null || found[i] <= horizon) candidates.push({ id: found[i], bytes: Number(found[i + 1]) });
+      }
+    }
+    candidates.sort((a, b) => (a.id < b.id ? -1 : 1));
+    let taken = 0;
+    let bytes = 0;
+    while (taken < candidates.length && taken < limit && (taken === 0 || bytes < LIST_PAGE_MAX_BYTES)) bytes += candidates[taken++].bytes;
+    const page = candidates.slice(0, taken).map((c) => c.id);
+    const more = taken < candidates.length || horizon !== null;
+    return { items: await this.fetch(tenant, page, now), after: more ? (page[page.length - 1] ?? horizon) : null };
+  }
+
+  /** The sessions with these ids (in this order), those still live. */
+  private async fetch(tenant: string, ids: string[], now: number): Promise<Session[]> {
+    const byBucket = new Map<number, string[]>();
+    for (const id of ids) {
+      const bucket = bucketOf(tenant, id);
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), id]);
+    }
+    const found = new Map<string, Session>();
+    await Promise.all(
+      [...byBucket].map(async ([, inBucket]) => {
+        const keys = inBucket.flatMap((id) => sessionKeys(this.prefix, tenant, id).slice(0, 3));
+        const items = (await this.call('rtListFetch', [keys.length, ...keys, String(Math.floor(now))])) as (RawSession | [])[];
+        items.forEach((raw, i) => {
+          if (raw.length > 0) found.set(inBucket[i], toSession(tenant, inBucket[i], raw as RawSession));
+        });
+      }),
+    );
+    return ids.flatMap((id) => found.get(id) ?? []);
   }
 
   async storageState(tenant: string, id: string, now: number): Promise<{ state: StateSnapshot | null } | null> {
@@ -299,70 +438,75 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     return { state: Number(reply[1]) === 1 ? { json: String(reply[2]), seq: Number(reply[3]) } : null };
   }
 
-  /** Sweeps batch by batch, one script each, yielding in between. */
+  /** Sweeps bucket by bucket, batch by batch, one script each, yielding in between. */
   async sweep(now: number, listener?: SweepListener): Promise<number> {
     let total = 0;
-    for (;;) {
-      const [examined, expired, swept, held] = (await this.call('rtSweep', [
-        `${this.prefix}exp`,
-        `${this.prefix}stats`,
-        `${this.prefix}unreported`,
-        ...sweepArgv({ prefix: this.prefix, now, batch: this.sweepBatch, report: listener !== undefined }),
-      ])) as [number, number, string[], string[]];
-      total += Number(expired);
-      if (listener) {
-        for (const member of held) {
-          const [tenant, id, incarnation] = member.split('|');
-          listener({ tenant, id, incarnation }, false);
+    for (let bucket = 0; bucket < BUCKETS; bucket++) {
+      for (;;) {
+        const [examined, expired, swept, held] = (await this.call('rtSweep', [
+          ...this.bucketSweepKeys(bucket),
+          ...sweepArgv({ prefix: this.prefix, tag: BUCKET_TAGS[bucket], now, batch: this.sweepBatch, report: listener !== undefined }),
+        ])) as [number, number, string[], string[]];
+        total += Number(expired);
+        if (listener) {
+          for (const member of held) {
+            const [tenant, id, incarnation] = member.split('|');
+            listener({ tenant, id, incarnation }, false);
+          }
+          for (let i = 0; i < swept.length; i += 3) {
+            listener({ tenant: swept[i], id: swept[i + 1], incarnation: swept[i + 2] }, true);
+          }
         }
-        for (let i = 0; i < swept.length; i += 3) {
-          listener({ tenant: swept[i], id: swept[i + 1], incarnation: swept[i + 2] }, true);
-        }
+        if (Number(examined) < this.sweepBatch && held.length < this.sweepBatch) break;
+        await yieldToEventLoop();
       }
-      if (Number(examined) < this.sweepBatch && held.length < this.sweepBatch) return total;
-      await yieldToEventLoop();
     }
+    return total;
   }
 
+  /** The buckets' aggregates added up; the recent render times are the most recent of them all. */
   async metrics(now: number, tenant?: string): Promise<BackendMetrics> {
-    // The script sweeps a batch first (sum_created must cover live sessions only); only when
-    // more is due than one batch does it take more than one round trip.
     if (tenant !== undefined) checkTenant(tenant);
-    const scope = tenant === undefined ? '' : `:{${tenant}}`;
-    let reply: [number, number?, string[]?, string[]?];
-    for (;;) {
-      reply = (await this.call('rtMetrics', [
-        `${this.prefix}exp`,
-        `${this.prefix}stats`,
-        `${this.prefix}unreported`,
-        `${this.prefix}exp${scope}`,
-        `${this.prefix}stats${scope}`,
-        `${this.prefix}times${scope}`,
-        ...metricsArgv({ prefix: this.prefix, now, batch: this.sweepBatch }),
-      ])) as typeof reply;
-      if (Number(reply[0]) === 1) break;
-      await this.sweep(now);
-    }
-    const [, live, statsFlat, recent] = reply as [number, number, string[], string[]];
-    const stats = toRecord(statsFlat);
-    const num = (field: string): number => Number(stats[field] ?? 0);
+    const answers = await Promise.all(BUCKET_TAGS.map((_, bucket) => this.bucketMetrics(bucket, now, tenant)));
+    const sum = (field: string): number => answers.reduce((total, [, stats]) => total + Number(stats[field] ?? 0), 0);
+    const recent = answers
+      .flatMap(([, , samples]) => samples.map((sample) => sample.split('|').map(Number)))
+      .sort(([a], [b]) => a - b)
+      .slice(-GLOBAL_RENDER_SAMPLES);
     return {
-      activeSessions: Number(live),
-      totalRequests: num('requests'),
-      totalRenderTimeMs: num('render_ms'),
-      renderCount: num('renders'),
-      sumCreatedAt: num('sum_created'),
-      recentRenderTimes: recent.map(Number),
-      createdTotal: num('created'),
-      expiredTotal: num('expired'),
-      removedTotal: num('removed'),
+      activeSessions: answers.reduce((total, [live]) => total + live, 0),
+      totalRequests: sum('requests'),
+      totalRenderTimeMs: sum('render_ms'),
+      renderCount: sum('renders'),
+      sumCreatedAt: sum('sum_created'),
+      recentRenderTimes: recent.map(([, renderMs]) => renderMs),
+      createdTotal: sum('created'),
+      expiredTotal: sum('expired'),
+      removedTotal: sum('removed'),
+      storedBytes: sum('bytes'),
     };
   }
 
-  async ping(): Promise<void> {
-    if (this.redis.status !== 'ready') {
-      throw translate(this.lastError ?? new Error(`redis connection is ${this.redis.status}`));
+  /**
+   * One bucket's live count, stats and samples. The script sweeps a batch first (sum_created
+   * must cover live sessions only); only when more is due than one batch does it take more.
+   */
+  private async bucketMetrics(bucket: number, now: number, tenant?: string): Promise<[number, Record<string, string>, string[]]> {
+    for (;;) {
+      const reply = (await this.call('rtMetrics', [
+        ...this.bucketSweepKeys(bucket),
+        bucketKey(this.prefix, 'exp', bucket, tenant),
+        bucketKey(this.prefix, 'stats', bucket, tenant),
+        bucketKey(this.prefix, 'times', bucket, tenant),
+        ...metricsArgv({ prefix: this.prefix, tag: BUCKET_TAGS[bucket], now, batch: this.sweepBatch }),
+      ])) as [number, number?, string[]?, string[]?];
+      if (Number(reply[0]) === 1) return [Number(reply[1]), toRecord(reply[2]!), reply[3]!];
+      await this.sweep(now);
     }
+  }
+
+  async ping(): Promise<void> {
+    this.assertReady();
     try {
       await this.redis.ping();
     } catch (err) {
@@ -370,26 +514,161 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     }
   }
 
-  /** The twelve keys of a per-session script (see lua/session-scripts.ts). */
+  /** The twelve keys of a per-session script (see lua/key-layout.ts). */
   sessionKeys(tenant: string, id: string): string[] {
     return sessionKeys(this.prefix, tenant, id);
   }
 
-  private at(tenant: string, id: string, now: number): SessionArgs {
-    return { tenant, id, now, graceMs: this.graceMs };
+  private bucketSweepKeys(bucket: number): string[] {
+    return ['exp', 'stats', 'unreported'].map((kind) => bucketKey(this.prefix, kind, bucket));
   }
 
-  /** A per-session script: its keys from `at`, then `argv` (built by the script's own argv function). */
-  private run(name: SessionScriptName, at: SessionArgs, argv: string[]): Promise<unknown> {
-    return this.call(name, [...this.sessionKeys(at.tenant, at.id), ...argv]);
+  private at(tenant: string, id: string, now: number): SessionArgs {
+    return { tenant, id, now, graceMs: this.graceMs, otherBytes: this.otherBytes(tenant, bucketOf(tenant, id)) };
+  }
+
+  /**
+   * The tenant's stored bytes in the buckets other than `bucket`, as this instance last heard
+   * (every operation's reply reports its own bucket); re-read in the background when older
+   * than bytesRefreshMs, never on the request path.
+   */
+  private otherBytes(tenant: string, bucket: number): number {
+    const known = this.knownBytes(tenant);
+    if (Date.now() - known.at > this.bytesRefreshMs && !known.refreshing) {
+      void this.refreshBuckets(tenant).catch((err: unknown) => this.logger.debug?.(`bytes refresh failed: ${String(err)}`));
+    }
+    return known.perBucket.reduce((total, bytes, b) => (b === bucket ? total : total + bytes), 0);
+  }
+
+  private knownBytes(tenant: string): TenantBytes {
+    let known = this.bytes.get(tenant);
+    if (!known) this.bytes.set(tenant, (known = { perBucket: new Array<number>(BUCKETS).fill(0), at: 0, refreshing: false }));
+    return known;
+  }
+
+  private heardBytes(tenant: string, bucket: number, bytes: number): void {
+    this.knownBytes(tenant).perBucket[bucket] = bytes;
+  }
+
+  /**
+   * Reads every bucket's counts of the tenant and in all: refreshes the bytes cache and brings
+   * the seat counters' mirrors up to date (settling without a token).
+   */
+  private async refreshBuckets(tenant: string): Promise<void> {
+    const known = this.knownBytes(tenant);
+    known.refreshing = true;
+    try {
+      const reports = await Promise.all(
+        BUCKET_TAGS.map(async (_, bucket) => {
+          const keys = [
+            bucketKey(this.prefix, 'stats', bucket, tenant),
+            bucketKey(this.prefix, 'stats', bucket),
+            bucketKey(this.prefix, 'unsettled', bucket, tenant),
+            bucketKey(this.prefix, 'unsettled', bucket),
+          ];
+          const report = (await this.call('rtBucketReport', keys)) as BucketReport;
+          this.heardBytes(tenant, bucket, Number(report[0]));
+          return bucketCounts(bucket, report);
+        }),
+      );
+      await Promise.all([
+        this.call('rtSeatSettle', [...seatKeys(this.prefix, tenant), ...seatSettleArgv(null, reports.map((r) => r.tenant))]),
+        this.call('rtSeatSettle', [...seatKeys(this.prefix), ...seatSettleArgv(null, reports.map((r) => r.all))]),
+      ]);
+      known.at = Date.now();
+    } finally {
+      known.refreshing = false;
+    }
+  }
+
+  /** At a cap: drop what expired, then mirror every bucket into the seats and the bytes cache. */
+  private async catchUp(tenant: string, now: number): Promise<void> {
+    await this.sweep(now);
+    await this.refreshBuckets(tenant);
+  }
+
+  /**
+   * Takes a seat under the tenant's cap and under the global one (both at once, in their own
+   * slots); a refusal gives back the other one.
+   */
+  private async takeSeat(
+    tenant: string,
+    limits: CapacityLimits,
+    now: number,
+  ): Promise<{ kind: 'seat'; seat: Seat } | { kind: 'tenant_quota' | 'capacity'; live: number; max: number }> {
+    checkTenant(tenant);
+    const token = newIncarnation();
+    const seat: Seat = { token, tenantKeys: seatKeys(this.prefix, tenant), globalKeys: seatKeys(this.prefix) };
+    const take = (keys: [string, string], max: number) =>
+      this.call('rtSeatTake', [...keys, ...seatTakeArgv({ now, leaseMs: this.seatLeaseMs, token, max, buckets: BUCKETS })]) as Promise<
+        [number, number]
+      >;
+    const [inTenant, inAll] = await Promise.all([take(seat.tenantKeys, limits.maxPerTenant), take(seat.globalKeys, limits.maxSessions)]);
+    if (Number(inTenant[0]) === 1 && Number(inAll[0]) === 1) return { kind: 'seat', seat };
+    this.settle(seat, null, null);
+    return Number(inTenant[0]) === 1
+      ? { kind: 'capacity', live: Number(inAll[1]), max: limits.maxSessions }
+      : { kind: 'tenant_quota', live: Number(inTenant[1]), max: limits.maxPerTenant };
+  }
+
+  /**
+   * A per-session script run on a seat: whatever it answers, the seat is then settled with the
+   * bucket's counts (released, and the create's session counted in the bucket's mirror, in one
+   * step); without a report (the script failed), released only.
+   */
+  private async seated(seat: Seat, at: SessionArgs, name: SessionScriptName, argv: string[]): Promise<unknown> {
+    let report: BucketReport | null = null;
+    try {
+      return await this.run(name, at, argv, (heard) => (report = heard));
+    } finally {
+      this.settle(seat, bucketOf(at.tenant, at.id), report);
+    }
+  }
+
+  /** Sent without being waited for: the answer does not depend on it (an unsettled seat lapses). */
+  private settle(seat: Seat, bucket: number | null, report: BucketReport | null): void {
+    const counts = report && bucket !== null ? bucketCounts(bucket, report) : null;
+    void Promise.all([
+      this.call('rtSeatSettle', [...seat.tenantKeys, ...seatSettleArgv(seat.token, counts ? [counts.tenant] : [])]),
+      this.call('rtSeatSettle', [...seat.globalKeys, ...seatSettleArgv(seat.token, counts ? [counts.all] : [])]),
+      // Only while Redis is away (logged once as such): the lease then lapses by itself.
+    ]).catch((err: unknown) => this.logger.debug?.(`could not settle a session seat (it lapses): ${String(err)}`));
+  }
+
+  /**
+   * A per-session script: its keys from `at`, then `argv` (built by the script's own argv
+   * function). Hears the bucket's report (bytes cache; `onReport` for seats), answers the result.
+   */
+  private async run(
+    name: SessionScriptName,
+    at: SessionArgs,
+    argv: string[],
+    onReport?: (report: BucketReport) => void,
+  ): Promise<unknown> {
+    const [result, report] = (await this.call(name, [...this.sessionKeys(at.tenant, at.id), ...argv])) as [unknown, BucketReport];
+    this.heardBytes(at.tenant, bucketOf(at.tenant, at.id), Number(report[0]));
+    onReport?.(report);
+    return result;
   }
 
   private async call(name: SessionScriptName, args: (string | number)[]): Promise<unknown> {
-    try {
-      return await this.scripts[name](...args);
-    } catch (err) {
-      throw translate(err);
+    this.assertReady();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.scripts[name](...args);
+      } catch (err) {
+        // ioredis answers NOSCRIPT by sending the script once more; another SCRIPT FLUSH (or a
+        // new primary without the script) in between can answer NOSCRIPT again. The script did
+        // not run, so sending it again is safe.
+        if (attempt < NOSCRIPT_ATTEMPTS && err instanceof ReplyError && (err as Error).message.startsWith('NOSCRIPT')) continue;
+        throw translate(err);
+      }
     }
+  }
+
+  /** Fails fast (503) rather than queue while disconnected, on one node and on a Cluster alike. */
+  private assertReady(): void {
+    if (this.redis.status !== 'ready') throw translate(this.lastError ?? new Error(`redis connection is ${this.redis.status}`));
   }
 
   private maybeSession(tenant: string, id: string, reply: unknown): Session | null {
@@ -397,6 +676,65 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     return raw.length === 0 ? null : toSession(tenant, id, raw as RawSession);
   }
 }
+
+/**
+ * A plain client, or with clusterNodes a Cluster client: the url then gives only credentials
+ * and TLS. Either way no offline queue and no resending of a command that may have run.
+ */
+function connect(options: RedisSessionBackendOptions, connectTimeoutMs: number): Redis | Cluster {
+  const maxDelay = options.maxReconnectDelayMs ?? 1000;
+  const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** Math.min(attempt, 10), maxDelay);
+  const common: RedisOptions = {
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: options.commandTimeoutMs ?? 2000,
+    connectTimeout: connectTimeoutMs,
+    connectionName: 'riptide-api:sessions',
+  };
+  if (!options.clusterNodes || options.clusterNodes.length === 0) {
+    return new Redis(options.url, { ...common, enableOfflineQueue: false, retryStrategy });
+  }
+  const url = new URL(options.url);
+  return new Cluster(options.clusterNodes.map(hostPort), {
+    // Needed while a node's connection is still being made (commands would be refused as
+    // "Connection is closed" otherwise); call() refuses at once while the cluster is not ready.
+    enableOfflineQueue: true,
+    // Every script writes, so each goes to its slot's primary; a replica's reads could be stale.
+    scaleReads: 'master',
+    clusterRetryStrategy: retryStrategy,
+    // A command whose connection closed may have run: never resend it (a reservation must not
+    // count twice). CLUSTERDOWN, TRYAGAIN and MOVED mean it did not run: those are retried.
+    retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    // After a failover the new primary is found by this refresh (the old one's slots answer 503 until then).
+    slotsRefreshInterval: 1000,
+    slotsRefreshTimeout: connectTimeoutMs,
+    redisOptions: {
+      ...common,
+      ...(url.username && { username: decodeURIComponent(url.username) }),
+      ...(url.password && { password: decodeURIComponent(url.password) }),
+      ...(url.protocol === 'rediss:' && { tls: {} }),
+    },
+  });
+}
+
+function hostPort(node: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(node);
+  if (!match) throw new Error(`redis cluster node '${node}' is not host:port`);
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
+}
+
+/** A bucket's report as the tenant's and the global seat counters mirror it. */
+function bucketCounts(bucket: number, report: BucketReport): { tenant: BucketCount; all: BucketCount } {
+  const [, tenantCreated, tenantDropped, tenantSeats, created, dropped, seats] = report;
+  return {
+    tenant: { bucket, created: Number(tenantCreated), dropped: Number(tenantDropped), seats: tenantSeats },
+    all: { bucket, created: Number(created), dropped: Number(dropped), seats },
+  };
+}
+
+const isRefusal = (outcome: CreateOutcome): outcome is CreateRefusal => outcome.kind !== 'created' && outcome.kind !== 'exists';
 
 /** A connection-level failure (or Redis refusing to serve) becomes a 503; anything else is a bug. */
 export function translate(err: unknown): Error {
@@ -412,39 +750,8 @@ export function translate(err: unknown): Error {
   return new BackendUnavailableError(cause, /timed out/i.test(cause.message) ? 'ETIMEDOUT' : 'ENOTCONN');
 }
 
-/**
- * The KEYS of a per-session script: the session's own four keys, all under the hash tag
- * {tenant:id} (one Cluster slot), then the tenant's two index keys, the three global keys,
- * the tenant's stats hash and recent render times, and the removals held for the next
- * reporting sweep.
- */
-export function sessionKeys(prefix: string, tenant: string, id: string): string[] {
-  checkTenant(tenant);
-  if (/[{}|]/.test(id)) throw new Error(`session id '${id}' cannot be stored in redis (braces or '|')`);
-  const tag = `{${tenant}:${id}}`;
-  return [
-    `${prefix}sess:${tag}`,
-    `${prefix}meta:${tag}`,
-    `${prefix}times:${tag}`,
-    `${prefix}state:${tag}`,
-    `${prefix}ids:{${tenant}}`,
-    `${prefix}exp:{${tenant}}`,
-    `${prefix}exp`,
-    `${prefix}stats`,
-    `${prefix}times`,
-    `${prefix}stats:{${tenant}}`,
-    `${prefix}times:{${tenant}}`,
-    `${prefix}unreported`,
-  ];
-}
-
-function checkTenant(tenant: string): void {
-  // ':' separates tenant and id inside the hash tag; braces would end the tag; '|' the index member.
-  if (/[{}|:]/.test(tenant)) throw new Error(`tenant '${tenant}' cannot be stored in redis`);
-}
-
 /** A new incarnation's token is drawn for every call that may create: the script keeps it only if it does. */
-function insertArgs(init: NewSession, limits: CapacityLimits): InsertArgs {
+function insertArgs(init: NewSession, limits: CapacityLimits, seatToken: string, seatLeaseMs: number): InsertArgs {
   const { config } = init;
   return {
     ttlSeconds: config.ttlSeconds,
@@ -452,18 +759,17 @@ function insertArgs(init: NewSession, limits: CapacityLimits): InsertArgs {
     maxRequests: config.maxRequests,
     trackMetrics: config.trackMetrics,
     proxyJson: config.proxy ? proxyJson(config.proxy) : '',
-    maxSessions: limits.maxSessions,
-    maxPerTenant: limits.maxPerTenant,
+    maxBytesPerTenant: limits.maxBytesPerTenant,
+    seatToken,
+    seatLeaseMs,
     incarnation: newIncarnation(),
     metadata: Object.entries(init.metadata ?? {}),
   };
 }
 
-/** Only the proxy's own fields are stored, whatever else the object carries. */
-const proxyJson = ({ server, username, password }: UpstreamProxy): string => JSON.stringify({ server, username, password });
-
-function refusal(reply: unknown[]): { kind: 'tenant_quota' | 'capacity'; live: number; max: number } {
+function refusal(reply: unknown[]): CreateRefusal {
   const kind = reply[0];
+  if (kind === 'bytes_quota') return { kind, bytes: Number(reply[1]), max: Number(reply[2]) };
   if (kind !== 'tenant_quota' && kind !== 'capacity') throw new Error(`unexpected reply from redis: ${String(kind)}`);
   return { kind, live: Number(reply[1]), max: Number(reply[2]) };
 }

@@ -31,24 +31,43 @@ export class BackendUnavailableError extends ServiceUnavailableException {
 /** Injection token for the configured SessionBackend. */
 export const SESSION_BACKEND = Symbol('SESSION_BACKEND');
 
-export type CreateOutcome =
-  | { kind: 'created'; session: Session }
-  | { kind: 'exists'; session: Session }
-  | { kind: 'tenant_quota'; live: number; max: number }
-  | { kind: 'capacity'; live: number; max: number };
+/** The change would take the tenant's stored bytes (DESIGN §2, storage budget) to `bytes`, past `max`. */
+export interface BytesQuota {
+  kind: 'bytes_quota';
+  bytes: number;
+  max: number;
+}
+
+/** Refusals of a create: tenant session quota, global capacity, tenant storage budget. */
+export type CreateRefusal = { kind: 'tenant_quota' | 'capacity'; live: number; max: number } | BytesQuota;
+
+export type CreateOutcome = { kind: 'created'; session: Session } | { kind: 'exists'; session: Session } | CreateRefusal;
 
 export type ReserveOutcome =
   /** storageState: the saved browser state, so a render can restore it in the same round trip. */
   | { kind: 'reserved'; session: Session; created: boolean; storageState: StateSnapshot | null }
   | { kind: 'limit'; session: Session }
   | { kind: 'not_found' }
-  | { kind: 'tenant_quota'; live: number; max: number }
-  | { kind: 'capacity'; live: number; max: number };
+  | CreateRefusal;
 
+/** A refused patch changes nothing. */
 export type PatchOutcome =
   | { kind: 'updated'; session: Session }
   | { kind: 'not_found' }
-  | { kind: 'metadata_limit'; keys: number };
+  | { kind: 'metadata_limit'; keys: number }
+  | BytesQuota;
+
+/**
+ * What became of a render's browser state: saved (or cleared, as asked); stale (not newer than
+ * the saved one, which stays); over_budget (it would have taken the tenant past its storage
+ * budget: the previous state stays); none (the record carried no state).
+ */
+export type StateOutcome = 'saved' | 'stale' | 'over_budget' | 'none';
+
+export interface RecordOutcome {
+  session: Session;
+  state: StateOutcome;
+}
 
 export interface SessionPage {
   items: Session[];
@@ -98,14 +117,20 @@ export interface SessionBackend {
   /** Gives back one reserved request (never below 0), for a render that no renderer ran. No touch. */
   refundRequest(tenant: string, id: string, now: number): Promise<Session | null>;
   /**
-   * Records a finished render (touches; error_count/last_error on failure). Its browser state
-   * replaces the saved one only if its seq is greater (atomically, in the same step).
+   * Records a finished render (touches; error_count/last_error on failure; the caller has cut
+   * url and error to SESSION_TEXT_MAX_LENGTH). Its browser state replaces the saved one only if
+   * its seq is greater and the tenant's stored bytes stay within `maxTenantBytes` (atomically,
+   * in the same step); the url and error are recorded either way. null: no such session.
    */
-  recordResult(tenant: string, id: string, now: number, record: RenderRecord): Promise<Session | null>;
-  update(tenant: string, id: string, now: number, patch: SessionPatch): Promise<PatchOutcome>;
+  recordResult(tenant: string, id: string, now: number, record: RenderRecord, maxTenantBytes: number): Promise<RecordOutcome | null>;
+  /** Refused as a whole (bytes_quota) when it adds bytes and would take the tenant past `maxTenantBytes`. */
+  update(tenant: string, id: string, now: number, patch: SessionPatch, maxTenantBytes: number): Promise<PatchOutcome>;
   /** The removed incarnation, or null when no live session had the id. */
   remove(tenant: string, id: string, now: number): Promise<SessionRef | null>;
-  /** Live sessions of a tenant in session-id order, after the given id. */
+  /**
+   * Live sessions of a tenant in session-id order, after the given id: at most `limit`, and no
+   * more once their listedBytes reach LIST_PAGE_MAX_BYTES (always at least one).
+   */
   list(tenant: string, now: number, limit: number, after: string | null): Promise<SessionPage>;
   /** null when the session does not exist; state null when it has no saved browser state. */
   storageState(tenant: string, id: string, now: number): Promise<{ state: StateSnapshot | null } | null>;

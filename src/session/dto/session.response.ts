@@ -102,6 +102,7 @@ export function toMetricsResponse(m: SessionMetrics) {
     created_total: m.createdTotal,
     expired_total: m.expiredTotal,
     removed_total: m.removedTotal,
+    stored_bytes: m.storedBytes,
   };
 }
 
