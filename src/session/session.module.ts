@@ -27,7 +27,7 @@ function createLocks(config: AppConfig, clock: Clock): SessionLocks {
     case 'memory':
       return new MemorySessionLocks(clock);
     case 'redis':
-      return new RedisSessionLocks({ url: config.redis_url });
+      return new RedisSessionLocks({ url: config.redis_url, clusterNodes: config.redis_cluster_nodes });
   }
 }
 

@@ -1,6 +1,7 @@
 import { Logger, LoggerService, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import Redis, { Cluster, ReplyError, type RedisOptions } from 'ioredis';
+import Redis, { Cluster, ReplyError } from 'ioredis';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { connectRedis } from './redis-connection';
 import {
   BackendMetrics,
   CapacityLimits,
@@ -153,7 +154,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
     this.bytesRefreshMs = options.bytesRefreshMs ?? 1000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.logger = options.logger ?? new Logger(RedisSessionBackend.name);
-    this.redis = connect(options, this.connectTimeoutMs);
+    this.redis = connectRedis({ ...options, connectTimeoutMs: this.connectTimeoutMs, connectionName: 'riptide-api:sessions' });
     for (const [name, definition] of Object.entries(SESSION_SCRIPTS)) this.redis.defineCommand(name, definition);
     this.scripts = this.redis as unknown as Record<SessionScriptName, ScriptFn>;
     // Without an 'error' listener ioredis would print every failed reconnection attempt.
@@ -677,53 +678,6 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
   }
 }
 
-/**
- * A plain client, or with clusterNodes a Cluster client: the url then gives only credentials
- * and TLS. Either way no offline queue and no resending of a command that may have run.
- */
-function connect(options: RedisSessionBackendOptions, connectTimeoutMs: number): Redis | Cluster {
-  const maxDelay = options.maxReconnectDelayMs ?? 1000;
-  const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** Math.min(attempt, 10), maxDelay);
-  const common: RedisOptions = {
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: options.commandTimeoutMs ?? 2000,
-    connectTimeout: connectTimeoutMs,
-    connectionName: 'riptide-api:sessions',
-  };
-  if (!options.clusterNodes || options.clusterNodes.length === 0) {
-    return new Redis(options.url, { ...common, enableOfflineQueue: false, retryStrategy });
-  }
-  const url = new URL(options.url);
-  return new Cluster(options.clusterNodes.map(hostPort), {
-    // Needed while a node's connection is still being made (commands would be refused as
-    // "Connection is closed" otherwise); call() refuses at once while the cluster is not ready.
-    enableOfflineQueue: true,
-    // Every script writes, so each goes to its slot's primary; a replica's reads could be stale.
-    scaleReads: 'master',
-    clusterRetryStrategy: retryStrategy,
-    // A command whose connection closed may have run: never resend it (a reservation must not
-    // count twice). CLUSTERDOWN, TRYAGAIN and MOVED mean it did not run: those are retried.
-    retryDelayOnFailover: 0,
-    retryDelayOnClusterDown: 100,
-    retryDelayOnTryAgain: 100,
-    // After a failover the new primary is found by this refresh (the old one's slots answer 503 until then).
-    slotsRefreshInterval: 1000,
-    slotsRefreshTimeout: connectTimeoutMs,
-    redisOptions: {
-      ...common,
-      ...(url.username && { username: decodeURIComponent(url.username) }),
-      ...(url.password && { password: decodeURIComponent(url.password) }),
-      ...(url.protocol === 'rediss:' && { tls: {} }),
-    },
-  });
-}
-
-function hostPort(node: string): { host: string; port: number } {
-  const match = /^(.+):(\d{1,5})$/.exec(node);
-  if (!match) throw new Error(`redis cluster node '${node}' is not host:port`);
-  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
-}
 
 /** A bucket's report as the tenant's and the global seat counters mirror it. */
 function bucketCounts(bucket: number, report: BucketReport): { tenant: BucketCount; all: BucketCount } {

@@ -1,6 +1,7 @@
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { connectRedis } from '../backends/redis-connection';
 import { BackendUnavailableError } from '../backends/session-backend';
 import { HeldLock, LockPhase, SessionLocks } from './session-locks';
 
@@ -33,6 +34,8 @@ export const releaseArgv = (a: { key: string; token: string }): [number, string,
 
 export interface RedisSessionLocksOptions {
   url: string;
+  /** Redis Cluster seed nodes, as for the session backend. */
+  clusterNodes?: string[];
   /** Default "riptide:", the session backend's. */
   prefix?: string;
 }
@@ -45,20 +48,12 @@ export interface RedisSessionLocksOptions {
  */
 export class RedisSessionLocks implements SessionLocks, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisSessionLocks.name);
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly prefix: string;
 
   constructor(options: RedisSessionLocksOptions) {
     this.prefix = options.prefix ?? 'riptide:';
-    this.redis = new Redis(options.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: 2000,
-      connectTimeout: 2000,
-      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), 1000),
-      connectionName: 'riptide-api:session-locks',
-    });
+    this.redis = connectRedis({ ...options, connectTimeoutMs: 2000, connectionName: 'riptide-api:session-locks' });
     this.redis.on('error', (err: Error) => this.logger.debug(`session locks (redis): ${err.message}`));
   }
 
