@@ -119,7 +119,9 @@ export class RedisClusterProcess {
           let cursor = '0';
           do {
             const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-            await Promise.all(keys.map((key) => node.unlink(key)));
+            // Through the cluster client, not the node: right after a failover a node listed as a
+            // primary may already be a replica, which answers MOVED to a write.
+            await Promise.all(keys.map((key) => cluster.unlink(key)));
             cursor = next;
           } while (cursor !== '0');
         }),
