@@ -152,6 +152,19 @@ describe('EgressProxy', () => {
     expect(refusals).toEqual([expect.objectContaining({ reason: 'loopback' })]);
   });
 
+  it("lets through a site on another loopback address that happens to use a listener's port number", async () => {
+    const other = await start();
+    const { createServer } = await import('node:http');
+    const twin = createServer((_req, res) => res.end('twin')).listen(other.port, '127.0.0.2');
+    await new Promise((resolve) => twin.once('listening', resolve));
+    try {
+      const { port } = await start();
+      expect(await viaProxy(port, `http://127.0.0.2:${other.port}/`)).toEqual({ status: 200, body: 'twin' });
+    } finally {
+      twin.close();
+    }
+  });
+
   it.each([
     ['http', startHttpUpstreamProxy],
     ['socks5', startSocks5Proxy],

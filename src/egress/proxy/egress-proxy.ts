@@ -5,7 +5,7 @@ import { refusalOf } from '../address-ranges';
 import { EgressPolicy, EgressReason, EgressVerdict } from '../egress-policy';
 import { authorityOf, EgressTarget, targetOfAuthority } from '../egress-target';
 import { HostResolver } from '../host-resolver';
-import { parseIp } from '../ip-address';
+import { IpBytes, parseIp } from '../ip-address';
 import type { UpstreamProxy } from '../upstream-proxy';
 import { endToEndHeaders } from './forwarded-headers';
 import { openUpstreamTunnel, proxyAuthorization } from './upstream-handshake';
@@ -43,6 +43,18 @@ const CONNECTION_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
 /** Ports of every egress listener in this process: a page must not use another context's listener. */
 const OWN_PORTS = new Set<number>();
+
+/** The IPv4 addresses a connection reaches this process's listeners (bound to 127.0.0.1) through. */
+const LISTENER_ADDRESSES = ['127.0.0.1', '0.0.0.0'].map((a) => parseIp(a)!);
+const isListenerAddress = (bytes: IpBytes): boolean => LISTENER_ADDRESSES.some((l) => l.every((b, i) => b === bytes[i]));
+
+/**
+ * Whether a connection to `address` (on one of OWN_PORTS) would reach a listener: 127.0.0.1 or
+ * 0.0.0.0, also in an IPv6 form carrying them. Only those: the test site on 127.0.0.2 may well
+ * use the same port number as a listener on 127.0.0.1.
+ */
+const reachesListeners = (address: IpBytes): boolean =>
+  refusalOf(address, (carried) => carried.length === 4 && !isListenerAddress(carried)) !== null;
 
 /**
  * The renderer's forward proxy: every connection the browser opens arrives here, as a plain
@@ -172,7 +184,7 @@ export class EgressProxy {
     if (verdict.outcome === 'allowed' && OWN_PORTS.has(verdict.target.port)) {
       const looped = verdict.addresses.find((a) => {
         const bytes = parseIp(a);
-        return bytes !== null && refusalOf(bytes) === 'loopback';
+        return bytes !== null && reachesListeners(bytes);
       });
       if (looped) return { outcome: 'refused', target: verdict.target, reason: 'loopback', address: looped };
     }
