@@ -16,7 +16,7 @@ import { HttpExceptionFilter } from '../src/common/http-exception.filter';
 import { loadConfig } from '../src/config/app-config';
 import { ConfigModule } from '../src/config/config.module';
 import { bootApp, BootedApp, ConfigOverrides, Inject, InjectResponse } from './support/app';
-import { closedPort } from './support/ports';
+import { deadSiteUrl } from './support/ports';
 import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
 
 jest.setTimeout(30_000);
@@ -36,7 +36,7 @@ let renderer: StartedRenderer;
 beforeAll(async () => {
   renderer = await startRenderer();
   BASE.headless_urls = [renderer.url];
-  DEAD_URL = `http://127.0.0.2:${await closedPort('127.0.0.2')}/`;
+  DEAD_URL = await deadSiteUrl();
 });
 afterAll(async () => {
   await renderer?.app.close();

@@ -9,7 +9,7 @@ import { RedisSessionBackend } from '../src/session/backends/redis-session.backe
 import { BUCKET_TAGS, bucketOf } from '../src/session/backends/lua/key-layout';
 import { sessionBackendBehaviour } from './session-backend.behaviour';
 import { bootApp, BootedApp } from './support/app';
-import { closedPort } from './support/ports';
+import { deadSiteUrl } from './support/ports';
 import { redisServerAvailable, silentLogger } from './support/redis';
 import { RedisClusterProcess } from './support/redis-cluster';
 import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
@@ -70,7 +70,7 @@ describeCluster('redis session backend on a Redis Cluster (3 primaries, 3 replic
 
     beforeAll(async () => {
       renderer = await startRenderer();
-      deadUrl = `http://127.0.0.2:${await closedPort('127.0.0.2')}/`;
+      deadUrl = await deadSiteUrl();
     });
 
     afterAll(() => renderer?.app.close());

@@ -6,7 +6,7 @@
  * Database 13.
  */
 import { bootApp, BootedApp, FakeClock } from './support/app';
-import { closedPort } from './support/ports';
+import { deadSiteUrl } from './support/ports';
 import { deleteKeys, redisUrl } from './support/redis';
 import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
 
@@ -27,7 +27,7 @@ describe('two API instances sharing sessions through Redis', () => {
   beforeAll(async () => {
     await deleteKeys(DB, PREFIX);
     renderer = await startRenderer();
-    deadUrl = `http://127.0.0.2:${await closedPort('127.0.0.2')}/`;
+    deadUrl = await deadSiteUrl();
     const overrides = {
       session_backend: 'redis',
       redis_url: redisUrl(DB),

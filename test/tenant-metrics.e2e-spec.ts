@@ -6,7 +6,7 @@
  * to a closed port, so they run and fail fast after their session request was reserved.
  */
 import { bootApp, BootedApp, FakeClock } from './support/app';
-import { closedPort } from './support/ports';
+import { deadSiteUrl } from './support/ports';
 import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
 
 jest.setTimeout(30_000);
@@ -26,7 +26,7 @@ let deadUrl: string;
 
 beforeAll(async () => {
   renderer = await startRenderer();
-  deadUrl = `http://127.0.0.2:${await closedPort('127.0.0.2')}/`;
+  deadUrl = await deadSiteUrl();
 });
 afterAll(() => renderer?.app.close());
 
