@@ -61,15 +61,22 @@ describe('renderer failover', () => {
           for (let round = 0; round < ROUNDS; round++) statuses.push((await render(i, '/slow?ms=300')).status);
         }),
       );
-      const held = fetch(`${renderers[0].url}/render`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${RENDERER_TOKEN}` },
-        body: JSON.stringify({ url: site.url('/slow?ms=2500') }),
-      });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await renderers[0].app.close(); // SIGTERM's path: drain (503 shutting_down), then close
-      await load;
-      expect((await held).status).toBe(200);
+      // The held render's page is on a site of its own, so its hit proves renderer 0 is running
+      // it: closing earlier (a loaded machine may not even have connected yet) would reset it.
+      const heldSite = await startSite('127.0.0.2');
+      try {
+        const held = fetch(`${renderers[0].url}/render`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${RENDERER_TOKEN}` },
+          body: JSON.stringify({ url: heldSite.url('/slow?ms=2500') }),
+        });
+        while (heldSite.hits('/slow') === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await renderers[0].app.close(); // SIGTERM's path: drain (503 shutting_down), then close
+        await load;
+        expect((await held).status).toBe(200);
+      } finally {
+        await heldSite.close();
+      }
 
       expect(statuses).toHaveLength(SESSIONS * ROUNDS);
       expect(statuses.filter((s) => s !== 200)).toEqual([]);
