@@ -70,7 +70,10 @@ describe('renderer failover', () => {
           headers: { 'content-type': 'application/json', authorization: `Bearer ${RENDERER_TOKEN}` },
           body: JSON.stringify({ url: heldSite.url('/slow?ms=2500') }),
         });
-        while (heldSite.hits('/slow') === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        for (const until = Date.now() + 20_000; heldSite.hits('/slow') === 0; ) {
+          if (Date.now() > until) throw new Error('renderer 0 did not start the held render within 20 s');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await renderers[0].app.close(); // SIGTERM's path: drain (503 shutting_down), then close
         await load;
         expect((await held).status).toBe(200);
