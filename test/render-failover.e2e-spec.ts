@@ -29,8 +29,9 @@ describe('renderer failover', () => {
     try {
       const render = (path: string, sessionId: string) =>
         api.inject({ method: 'POST', url: '/v1/render', payload: { url: site.url(path), session_id: sessionId } });
+      const slowBefore = site.hits('/slow');
       const holding = render('/slow?ms=1500', 'holder');
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await site.waitForHits('/slow', slowBefore + 1);
       const refused = await render('/static', 'refunded');
       expect(refused.status).toBe(503);
       expect(refused.headers['retry-after']).toBe('1');
@@ -70,10 +71,7 @@ describe('renderer failover', () => {
           headers: { 'content-type': 'application/json', authorization: `Bearer ${RENDERER_TOKEN}` },
           body: JSON.stringify({ url: heldSite.url('/slow?ms=2500') }),
         });
-        for (const until = Date.now() + 20_000; heldSite.hits('/slow') === 0; ) {
-          if (Date.now() > until) throw new Error('renderer 0 did not start the held render within 20 s');
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await heldSite.waitForHits('/slow', 1);
         await renderers[0].app.close(); // SIGTERM's path: drain (503 shutting_down), then close
         await load;
         expect((await held).status).toBe(200);

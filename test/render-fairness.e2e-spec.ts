@@ -39,10 +39,11 @@ describe('fair sharing of renderer slots', () => {
     // FIFO would make B wait behind all 10 (≈ 7.5 s more); in turns B takes the next free
     // slot, so it is done within about one round (1.5 s) plus its own render.
     const started = Date.now();
+    const slowBefore = site.hits('/slow');
     const backlog = Array.from({ length: 12 }, () =>
       render(KEY_A, '/slow?ms=1500').then((res) => ({ status: res.status, at: Date.now() - started })),
     );
-    await new Promise((resolve) => setTimeout(resolve, 500)); // A's renders are queued first
+    await site.waitForHits('/slow', slowBefore + 2); // A's renders hold both slots, the rest queue
     const b = await render(KEY_B, '/static');
     const bDone = Date.now() - started;
     const a = await Promise.all(backlog);
@@ -80,8 +81,9 @@ describe('RENDER_MAX_CONCURRENT_PER_TENANT', () => {
         headers: as(key),
         payload: { url: site.url(path), ...(sessionId ? { session_id: sessionId } : {}) },
       });
+    const slowBefore = site.hits('/slow');
     const running = [render(KEY_A, '/slow?ms=1500'), render(KEY_A, '/slow?ms=1500')];
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await site.waitForHits('/slow', slowBefore + 2);
 
     const refused = await render(KEY_A, '/static', 'capped');
     expect(refused.status).toBe(429);

@@ -227,7 +227,7 @@ describe('graceful shutdown', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ url: site.url('/slow?ms=1500'), session_id: 'bye' }),
       });
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      await site.waitForHits('/slow', 1); // in flight: the close must let it finish
       const closing = api.close();
       const res = await pending;
       expect(res.status).toBe(200);
