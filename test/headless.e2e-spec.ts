@@ -420,6 +420,11 @@ describe('headless renderer limits and failures', () => {
     const closing = r.app.close();
     await waitFor(async () => (await fetch(`${r.base}/healthz`)).status === 503, 1000);
     expect(await (await fetch(`${r.base}/healthz`)).json()).toMatchObject({ status: 'draining', running: 1 });
+    // A render refused meanwhile retires its connection, so no client keeps a socket to a closing server.
+    const refused = await r.post({ url: site.url('/static') });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('connection')).toBe('close');
+    expect(refused.body).toMatchObject({ kind: 'shutting_down' });
     expect((await inflight).status).toBe(200);
     await closing;
   });

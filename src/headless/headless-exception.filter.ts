@@ -26,6 +26,9 @@ export class HeadlessExceptionFilter implements ExceptionFilter {
       request_id: String(request.id),
       duration_ms: Math.round(reply.elapsedTime),
     };
+    // A draining renderer retires each connection it refuses on: the API's next request then
+    // opens a new one (to another renderer), rather than racing the close of an idle socket.
+    if (kind === 'shutting_down') reply.header('connection', 'close');
     void reply.status(status).send(body);
   }
 
