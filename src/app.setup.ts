@@ -12,11 +12,13 @@ import { routeUpgradeRequests } from './common/websocket-upgrade';
 import { createValidationPipe } from './common/validation';
 import { errorBody, HttpExceptionFilter } from './common/http-exception.filter';
 import { AppConfig } from './config/app-config';
+import { serveSessionReadsDirectly } from './session/session-read.route';
 
 export function createAdapter(config: AppConfig): FastifyAdapter {
+  const logger = loggerFor(config);
   return new FastifyAdapter({
-    loggerInstance: loggerFor(config),
-    logController: new RequestLogController(),
+    loggerInstance: logger,
+    logController: new RequestLogController(logger),
     bodyLimit: config.body_limit_bytes,
     ...httpTimeouts(config),
     // Session ids are up to 128 characters; longer ones must reach validation for a clear 400.
@@ -42,7 +44,9 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   app.useLogger(app.get(Logger));
   app.enableVersioning({ type: VersioningType.URI });
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new HttpExceptionFilter());
+  const errors = new HttpExceptionFilter();
+  app.useGlobalFilters(errors);
+  serveSessionReadsDirectly(app, errors);
   const fastify = app.getHttpAdapter().getInstance();
   // Callback style: an async hook would cost a promise per request. Headers set here are on
   // every answer: handlers, errors, 404s.

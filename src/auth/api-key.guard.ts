@@ -70,11 +70,20 @@ export class ApiKeyGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     if (this.isOpen(context, routePath(request))) return true;
+    this.authenticate(request, http.getResponse<FastifyReply>(), this.queryToken(context, request));
+    return true;
+  }
 
-    const key = presentedKey(request.headers) ?? this.queryToken(context, request);
+  /**
+   * Sets `request.tenant` from the presented key (header, else `queryToken` where the route
+   * accepts one), or throws the 401. Also called by the routes served outside Nest's pipeline
+   * (session/session-read.route.ts), so every route checks its key the one way.
+   */
+  authenticate(request: FastifyRequest, reply: FastifyReply, queryToken?: string): void {
+    if (!this.keys.enabled) return;
+    const key = presentedKey(request.headers) ?? queryToken;
     const tenant = key === undefined ? null : this.keys.tenantFor(key);
     if (tenant === null) {
-      const reply = http.getResponse<FastifyReply>();
       if (key === undefined) {
         reply.header('WWW-Authenticate', REALM);
         throw new UnauthorizedException('missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"');
@@ -83,7 +92,6 @@ export class ApiKeyGuard implements CanActivate {
       throw new UnauthorizedException('invalid API key');
     }
     request.tenant = tenant;
-    return true;
   }
 
   /** `?token=` on the routes that accept it (@QueryTokenAccepted), else undefined. */

@@ -8,8 +8,10 @@ import { ApiKeyRing } from './api-keys';
 @Module({
   providers: [
     { provide: ApiKeyRing, useFactory: (config: AppConfig) => new ApiKeyRing(config.api_keys), inject: [AppConfig] },
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
+    ApiKeyGuard,
+    // The same instance as the global guard and for the routes served outside Nest's pipeline.
+    { provide: APP_GUARD, useExisting: ApiKeyGuard },
   ],
-  exports: [ApiKeyRing],
+  exports: [ApiKeyRing, ApiKeyGuard],
 })
 export class AuthModule {}

@@ -41,8 +41,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const request = ctx.getRequest<FastifyRequest>();
-    const reply = ctx.getResponse<FastifyReply>();
+    this.send(exception, ctx.getRequest<FastifyRequest>(), ctx.getResponse<FastifyReply>());
+  }
+
+  /** Answers with the error; also used by the routes served outside Nest's pipeline. */
+  send(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
     const status =
       exception instanceof HttpException
         ? exception.getStatus()

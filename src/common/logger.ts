@@ -32,7 +32,8 @@ export function loggerFor(config: AppConfig): Logger {
 
 /** Fastify's request log lines: one compact line per request when it completes. */
 export class RequestLogController extends LogController {
-  constructor() {
+  /** `logger`: the instance's root logger (loggerFor), whose level the request children share. */
+  constructor(private readonly logger: Logger) {
     super({ requestIdLogLabel: 'request_id' });
   }
 
@@ -40,9 +41,16 @@ export class RequestLogController extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (request.url.startsWith('/health')) return;
-    // A WebSocket client may carry its API key in the query (?token=): never logged.
-    const line = { method: request.method, url: redactToken(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
-    if (error) reply.log.error({ ...line, err: error }, 'request errored');
-    else reply.log.info(line, 'request completed');
+    if (error) reply.log.error({ ...requestLine(request, reply), err: error }, 'request errored');
+    // Checked first: below info (LOG_LEVEL=warn), a request does not build a line to drop.
+    else if (this.logger.isLevelEnabled('info')) reply.log.info(requestLine(request, reply), 'request completed');
   }
 }
+
+/** A WebSocket client may carry its API key in the query (?token=): never logged. */
+const requestLine = (request: FastifyRequest, reply: FastifyReply) => ({
+  method: request.method,
+  url: redactToken(request.url),
+  status: reply.statusCode,
+  ms: Math.round(reply.elapsedTime),
+});

@@ -114,7 +114,8 @@ export class SessionsController {
   }
 
   @Get(':id')
-  // The hot read path: serialized from the schema instead of by JSON.stringify.
+  // The hot read path: serialized from the schema instead of by JSON.stringify, and run
+  // without Nest's per-request pipeline (session-read.route.ts, which calls this method).
   @RouteSchema({ response: { 200: SESSION_RESPONSE_SCHEMA } })
   @ApiOperation({ summary: 'One session (does not touch it)' })
   async get(@Tenant() tenant: string, @Param('id', SessionIdPipe) id: string): Promise<SessionResponse> {

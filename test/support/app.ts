@@ -49,6 +49,8 @@ export interface BootedApp {
 export interface BootOptions {
   /** Replaces the app's Clock so that expiry is tested by advancing time, never by sleeping. */
   clock?: FakeClock;
+  /** Runs instead of configureApp (a test that wraps it, e.g. with Fastify hooks around it). */
+  setup?: (app: NestFastifyApplication) => void;
 }
 
 /**
@@ -66,7 +68,7 @@ export async function bootApp(overrides: ConfigOverrides = {}, opts: BootOptions
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(config), {
     logger: config.log_level === 'silent' ? false : undefined,
   });
-  configureApp(app);
+  (opts.setup ?? configureApp)(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
 
