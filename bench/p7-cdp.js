@@ -12,7 +12,6 @@
  * Same stack as P2/P6 (lib/render-stack.js). No target: the figures are for sizing
  * (CDP_MAX_CONNECTIONS) and for comparison with a local launch.
  */
-const fs = require('node:fs');
 const { chromium } = require('playwright-core');
 const { figure } = require('./lib/report');
 const { round } = require('./lib/load');
@@ -28,25 +27,7 @@ const quantile = (xs, q) => {
   return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i - Math.floor(i));
 };
 
-/** kB of PSS (falls back to RSS when smaps_rollup is unreadable). */
-function pssKb(pid) {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    return Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
-  } catch {
-    return rssKb(pid);
-  }
-}
-
-function rssKb(pid) {
-  try {
-    return Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-const treePssKb = (rootPid) => proc.descendants(rootPid).reduce((sum, pid) => sum + pssKb(pid), 0);
+const treePssKb = (rootPid) => proc.descendants(rootPid).reduce((sum, pid) => sum + proc.pssKb(pid), 0);
 
 async function run({ log, tmpDir }) {
   log(`  ${ROUNDS} rounds: connectOverCDP through the API (new session) vs chromium.launch() + newPage(), alternated; then ${SESSIONS} sessions held for memory`);
@@ -90,7 +71,7 @@ async function run({ log, tmpDir }) {
     // Memory: SESSIONS connected at once, each on the page.
     await new Promise((r) => setTimeout(r, 1000));
     const rendererPid = stack.renderer.child.pid;
-    const before = { pss: treePssKb(rendererPid), rendererRss: rssKb(rendererPid), processes: proc.descendants(rendererPid).length };
+    const before = { pss: treePssKb(rendererPid), rendererRss: proc.rssKb(rendererPid), processes: proc.descendants(rendererPid).length };
     const held = [];
     for (let i = 0; i < SESSIONS; i++) {
       const browser = await chromium.connectOverCDP(`${wsBase}/v1/sessions/p7-mem-${i}/cdp`);
@@ -98,7 +79,7 @@ async function run({ log, tmpDir }) {
       held.push(browser);
     }
     await new Promise((r) => setTimeout(r, 1000));
-    const during = { pss: treePssKb(rendererPid), rendererRss: rssKb(rendererPid), processes: proc.descendants(rendererPid).length };
+    const during = { pss: treePssKb(rendererPid), rendererRss: proc.rssKb(rendererPid), processes: proc.descendants(rendererPid).length };
     for (const browser of held) await browser.close();
     const perSessionMb = round((during.pss - before.pss) / SESSIONS / 1024, 1);
     const processesPerSession = round((during.processes - before.processes) / SESSIONS, 1);

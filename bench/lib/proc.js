@@ -125,6 +125,24 @@ function descendants(pid) {
   return out;
 }
 
+/** kB of PSS (falls back to RSS when smaps_rollup is unreadable). */
+function pssKb(pid) {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    return Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+  } catch {
+    return rssKb(pid);
+  }
+}
+
+function rssKb(pid) {
+  try {
+    return Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** A port that was free on the loopback interface a moment ago. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -241,6 +259,8 @@ module.exports = {
   cpusAllowed,
   cpuTimeMs,
   cpuTimeWithChildrenMs,
+  pssKb,
+  rssKb,
   clockTicks,
   schedStat,
   freePort,

@@ -244,9 +244,9 @@ async function waitRendererIdle(renderer, timeoutMs = 30000) {
   }
 }
 
-async function postJson(url, body) {
+async function postJson(url, body, headers = {}) {
   const t0 = process.hrtime.bigint();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const text = await res.text();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   let json = null;

@@ -9,7 +9,7 @@ import { firstLine, RenderError } from './errors';
 import { NAVIGATION_PROBE_SCRIPT } from './navigation-probe';
 
 /** Hardening flags of every Chromium the renderer starts (the shared one and per-session CDP ones). */
-export const CHROMIUM_ARGS = [
+const HARDENING_ARGS = [
   '--no-sandbox', // the renderer commonly runs as root in a container, where the sandbox cannot start
   '--disable-gpu',
   '--disable-background-networking',
@@ -23,6 +23,43 @@ export const CHROMIUM_ARGS = [
   '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
   '--webrtc-ip-handling-policy=disable_non_proxied_udp',
 ];
+/**
+ * Chromium features off in every Chromium the renderer starts. Headless Chromium opens a window
+ * for every browser context, and every window loads its address bar's popups (WebUI pages:
+ * chrome://omnibox-popup.top-chrome/ and its AI-mode twin) into a renderer process of their own,
+ * which nobody ever sees: with them, a warm session cost two renderer processes (its tab and
+ * that one) and ~60 MB; without, one (bench P9).
+ */
+const FEATURES_OFF = ['WebUIOmniboxPopup', 'WebUIOmniboxAimPopup'];
+/**
+ * Playwright's own `--disable-features` list (playwright-core 1.65), which it puts before the
+ * caller's flags. Chromium reads only the last `--disable-features`, so the shared browser's
+ * flag repeats Playwright's list; test/chromium-flags.e2e-spec.ts fails if Playwright's grows.
+ */
+const PLAYWRIGHT_FEATURES_OFF = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync',
+  'DestroyProfileOnBrowserClose',
+  'HttpsUpgrades',
+  'HttpsFirstBalancedModeAutoEnable',
+  'LensOverlay',
+  'MediaRouter',
+  'PaintHolding',
+  'ThirdPartyStoragePartitioning',
+  'AvoidCorsURLLoaderRestartOnRedirect',
+  'TcpPortRandomizationWin',
+  'OptimizationHints',
+  'NetworkTimeServiceQuerying',
+  'AimEnabled',
+  'PreconnectToSearch',
+  'msForceBrowserSignIn',
+  'msEdgeUpdateLaunchServicesPreferredVersion',
+];
+const disableFeatures = (features: readonly string[]): string => `--disable-features=${features.join(',')}`;
+
+/** The flags of the per-session CDP browsers, which the renderer starts itself. */
+export const CHROMIUM_ARGS = [...HARDENING_ARGS, disableFeatures(FEATURES_OFF)];
+/** The flags of the shared Chromium, which Playwright launches (after its own). */
+export const PLAYWRIGHT_LAUNCH_ARGS = [...HARDENING_ARGS, disableFeatures([...PLAYWRIGHT_FEATURES_OFF, ...FEATURES_OFF])];
 /**
  * Proxy bypass list: nothing bypasses the egress proxy, loopback included. Chromium bypasses
  * loopback implicitly; `<-loopback>` turns that off (Playwright adds it too, unless an
@@ -146,7 +183,7 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
       browser = await chromium.launch({
         executablePath: this.config.chromium_path,
         headless: true,
-        args: CHROMIUM_ARGS,
+        args: PLAYWRIGHT_LAUNCH_ARGS,
         proxy: { server: identity.server, bypass: BYPASS_NOTHING },
         timeout: LAUNCH_TIMEOUT_MS,
         // Playwright would kill Chromium on these signals before in-flight renders could drain;
