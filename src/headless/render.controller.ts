@@ -31,9 +31,9 @@ export class RenderController {
   ): Promise<RenderResponse | Buffer> {
     const outcome = await this.renders.render(body, abortWhenClientLeaves(reply));
     if (!acceptsRenderParts(accept)) return plainAnswer(outcome);
-    const { page, state, state_news, context_reused } = outcome;
+    const { page, state, send_state, context_reused } = outcome;
     const meta = { final_url: page.final_url, render_time_ms: page.render_time_ms, state_seq: state?.seq ?? null, context_reused };
-    const parts = encodeRenderParts(meta, state && state_news ? state.json : null, page);
+    const parts = encodeRenderParts(meta, state && send_state ? state.json : null, page);
     reply.type(RENDER_PARTS_TYPE).header(RENDER_PART_LENGTHS_HEADER, parts.lengths);
     return parts.body;
   }

@@ -35,7 +35,7 @@ export interface RenderOutcome {
   /** The session context's storage state after the render; null without a context key. */
   state: KnownState | null;
   /** Whether the caller needs `state`: this render changed it, or it is newer than the caller's state_seq. */
-  state_news: boolean;
+  send_state: boolean;
 }
 
 @Injectable()
@@ -172,7 +172,7 @@ export class RenderService implements BeforeApplicationShutdown {
         // Unchanged and already the caller's: not sent again. Newer than the caller's without a
         // change here: a state the API did not keep (over its tenant's storage budget) is
         // offered again on every render until it is kept.
-        state_news: reading !== null && (reading.changed || (request.state_seq ?? 0) < reading.known.seq),
+        send_state: reading !== null && (reading.changed || (request.state_seq ?? 0) < reading.known.seq),
       };
     } catch (error) {
       throw this.classify(error, signal, request);

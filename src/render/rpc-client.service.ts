@@ -146,11 +146,11 @@ export class RpcClient implements OnModuleInit {
         url: meta.final_url,
         renderTimeMs: meta.render_time_ms,
         error: null,
-        storageState: state !== null ? { json: state, seq: meta.state_seq as number } : undefined,
+        storageState: state !== null ? { json: state, seq: meta.state_seq as number } : undefined, // positive: decodeRenderParts checks
       });
-      // No state in the answer: the renderer's state is the one this session has stored (it
-      // sends its state whenever it changed or is newer than the request's state_seq), so the
-      // stored state is current, which is what "state_saved": true tells the client.
+      // No state in the answer: the renderer sends its state whenever the render changed it or
+      // it is newer than the state_seq this request carried, so what the session has stored is
+      // already as new as the browser's, which is what "state_saved": true tells the client.
       const stateSaved = recorded && (state === null || recorded.stateSaved);
       return { parts, session: recorded?.session ?? null, stateSaved };
     } catch (err) {
