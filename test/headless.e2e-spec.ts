@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig, ConfigError, loadConfig } from '../src/config/app-config';
+import { decodeRenderParts, RENDER_PART_LENGTHS_HEADER, RENDER_PARTS_TYPE } from '../src/renderer-rpc';
 import type { RenderResponse, StorageState } from '../src/renderer-rpc';
 import { BrowserService } from '../src/headless/browser.service';
 import { createHeadlessApp } from '../src/headless/headless.app';
@@ -198,11 +199,57 @@ describe('headless renderer (real Chromium)', () => {
     expect((await r.closeContext('e2e-alice')).status).toBe(400);
   });
 
-  it('numbers the storage-state snapshots of a context, on from the restored state', async () => {
+  it('numbers the storage-state snapshots of a context on from the restored state, one more per change', async () => {
+    const change = { type: 'js', code: "localStorage.setItem('n', String(Math.random()))" };
     const first = await r.post({ url: site.url('/static'), context_key: key('e2e-seq'), state_seq: 41 });
-    const second = await r.post({ url: site.url('/static'), context_key: key('e2e-seq'), state_seq: 7 });
-    expect([first.body.state_seq, second.body.state_seq]).toEqual([42, 43]); // warm: the input is ignored
+    const second = await r.post({ url: site.url('/static'), context_key: key('e2e-seq'), state_seq: 7, actions: [change] });
+    const third = await r.post({ url: site.url('/static'), context_key: key('e2e-seq'), state_seq: 7 });
+    // Unchanged: the same number; warm: the input is ignored.
+    expect([first.body.state_seq, second.body.state_seq, third.body.state_seq]).toEqual([41, 42, 42]);
+    expect(first.body.storage_state).toEqual({ cookies: [], origins: [] });
+    // The plain form carries the whole current state every time.
+    expect(third.body.storage_state).toEqual(second.body.storage_state);
+    expect(third.body.storage_state.origins).toEqual([
+      { origin: new URL(site.url('/')).origin, localStorage: [{ name: 'n', value: expect.any(String) }] },
+    ]);
     await r.closeContext(key('e2e-seq'));
+  });
+
+  it('answers the parts form when asked: the state only when it changed or is newer than the caller\'s', async () => {
+    const parts = async (body: object) => {
+      const res = await fetch(`${r.base}/render`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: RENDER_PARTS_TYPE, ...AUTH },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(RENDER_PARTS_TYPE);
+      return decodeRenderParts(Buffer.from(await res.arrayBuffer()), res.headers.get(RENDER_PART_LENGTHS_HEADER) ?? undefined);
+    };
+    const login = await parts({ url: site.url('/login'), context_key: key('e2e-parts') });
+    expect(login.meta).toMatchObject({ final_url: site.url('/login'), state_seq: 1, context_reused: false });
+    expect(JSON.parse(login.state ?? 'null').cookies).toEqual([expect.objectContaining({ name: 'sid' })]);
+    const page = JSON.parse(login.page.toString());
+    expect(Object.keys(page)).toEqual([
+      'final_url',
+      'html',
+      'screenshot_b64',
+      'screenshot_clipped',
+      'mhtml_b64',
+      'render_time_ms',
+      'actions_executed',
+      'action_error',
+      'blocked_requests',
+    ]);
+    expect(page.html).toContain('<h1>Logged in</h1>');
+
+    const unchanged = await parts({ url: site.url('/static'), context_key: key('e2e-parts'), state_seq: 1 });
+    expect(unchanged.meta).toMatchObject({ state_seq: 1, context_reused: true });
+    expect(unchanged.state).toBeNull();
+    // The caller did not keep seq 1 (state_seq 0): offered again though nothing changed.
+    const behind = await parts({ url: site.url('/static'), context_key: key('e2e-parts'), state_seq: 0 });
+    expect(behind.state).toBe(login.state);
+    await r.closeContext(key('e2e-parts'));
   });
 
   it('parks a tab so that its page runs nothing between renders', async () => {

@@ -120,6 +120,15 @@ describe.each(BACKENDS)('tenant storage budget (%s backend)', (_name, backend) =
     ]);
     // A render without a session has no state to keep.
     expect((await call('POST', '/v1/render', { url: site.url('/static') })).body.state_saved).toBeUndefined();
+
+    // Once the budget has room, the next render offers the state it could not keep again,
+    // though that render changes nothing.
+    expect((await call('PATCH', '/v1/sessions/s', { metadata: null })).status).toBe(200);
+    const again = await render('s', '/static');
+    expect(again.body.state_saved).toBe(true);
+    expect((await call('GET', '/v1/sessions/s/cookies')).body.cookies).toEqual([
+      expect.objectContaining({ name: 'sid', value: 'abc123' }),
+    ]);
   });
 
   it('stores at most 2048 characters of a 100 kB location.hash as last_url', async () => {

@@ -1,10 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { BrowserService } from './browser.service';
-import { HealthResponse, RenderRequestDto, RenderResponse } from '../renderer-rpc';
+import {
+  acceptsRenderParts,
+  encodeRenderParts,
+  HealthResponse,
+  RENDER_PART_LENGTHS_HEADER,
+  RENDER_PARTS_TYPE,
+  RenderRequestDto,
+  RenderResponse,
+} from '../renderer-rpc';
 import { ContextKeyPipe } from './context-key.pipe';
 import { RenderError } from './errors';
-import { RenderService } from './render.service';
+import { RenderOutcome, RenderService } from './render.service';
 
 @Controller()
 export class RenderController {
@@ -13,10 +21,21 @@ export class RenderController {
     private readonly browsers: BrowserService,
   ) {}
 
+  /** Answers the parts form (see render-parts.ts) when asked for it, else the plain JSON form. */
   @Post('render')
   @HttpCode(200)
-  render(@Body() body: RenderRequestDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<RenderResponse> {
-    return this.renders.render(body, abortWhenClientLeaves(reply));
+  async render(
+    @Body() body: RenderRequestDto,
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RenderResponse | Buffer> {
+    const outcome = await this.renders.render(body, abortWhenClientLeaves(reply));
+    if (!acceptsRenderParts(accept)) return plainAnswer(outcome);
+    const { page, state, send_state, context_reused } = outcome;
+    const meta = { final_url: page.final_url, render_time_ms: page.render_time_ms, state_seq: state?.seq ?? null, context_reused };
+    const parts = encodeRenderParts(meta, state && send_state ? state.json : null, page);
+    reply.type(RENDER_PARTS_TYPE).header(RENDER_PART_LENGTHS_HEADER, parts.lengths);
+    return parts.body;
   }
 
   @Get('healthz')
@@ -32,6 +51,11 @@ export class RenderController {
   closeContext(@Param('key', ContextKeyPipe) key: string): void {
     this.browsers.closeContext(key);
   }
+}
+
+/** The plain form carries the context's whole current state every time, as riptide-headless's does. */
+function plainAnswer({ page, state, context_reused }: RenderOutcome): RenderResponse {
+  return { ...page, storage_state: state?.state ?? null, state_seq: state?.seq ?? null, context_reused };
 }
 
 /** A client that hung up no longer needs its render: stop it and free the slot. */

@@ -9,8 +9,9 @@ import { runActions, scrollPage } from './actions';
 import { ConcurrencyLimiter } from './concurrency-limiter';
 import { ContextLease } from './context-pool';
 import { Deadline } from './deadline';
-import type { HealthResponse, RenderProxyDto, RenderRequestDto, RenderResponse } from '../renderer-rpc';
+import type { HealthResponse, RenderPage, RenderProxyDto, RenderRequestDto } from '../renderer-rpc';
 import { BrowserService } from './browser.service';
+import { ContextState, KnownState, RenderStateWatch } from './context-state';
 import { EgressWatch } from './egress-watch';
 import { firstLine, RenderError } from './errors';
 import { captureMhtml, fullPageScreenshot, OutputBudget, pageHtml } from './page-output';
@@ -23,8 +24,18 @@ const DRAIN_GRACE_MS = 1000;
 interface WarmContext {
   /** The parked tab; null while a render has it (or before the first render). */
   tab: SessionTab | null;
-  /** The order number of the context's last storage-state snapshot. */
-  seq: number;
+  /** The context's storage state as last restored or exported. */
+  state: ContextState;
+}
+
+/** A finished render, before the controller puts it in one of the answer forms. */
+export interface RenderOutcome {
+  page: RenderPage;
+  context_reused: boolean;
+  /** The session context's storage state after the render; null without a context key. */
+  state: KnownState | null;
+  /** Whether the caller needs `state`: this render changed it, or it is newer than the caller's state_seq. */
+  send_state: boolean;
 }
 
 @Injectable()
@@ -47,7 +58,7 @@ export class RenderService implements BeforeApplicationShutdown {
    * given at once; the page is closed, which unblocks whatever Playwright call was pending,
    * and the slot is freed as soon as that unwinds.
    */
-  async render(request: RenderRequestDto, cancel?: AbortSignal): Promise<RenderResponse> {
+  async render(request: RenderRequestDto, cancel?: AbortSignal): Promise<RenderOutcome> {
     if (this.draining) throw new RenderError('shutting_down', 'renderer is shutting down');
     const hardCapMs = Math.min(request.timeouts?.hard_cap_ms ?? this.config.render_timeout_ms, this.config.render_timeout_ms);
     const deadline = Deadline.after(hardCapMs);
@@ -93,7 +104,7 @@ export class RenderService implements BeforeApplicationShutdown {
     }
   }
 
-  private async execute(request: RenderRequestDto, deadline: Deadline, signal: AbortSignal): Promise<RenderResponse> {
+  private async execute(request: RenderRequestDto, deadline: Deadline, signal: AbortSignal): Promise<RenderOutcome> {
     const started = Date.now();
     const key = request.context_key ?? null;
     let tab: SessionTab | undefined;
@@ -104,6 +115,7 @@ export class RenderService implements BeforeApplicationShutdown {
     let lease: ContextLease<BrowserContext> | undefined;
     let recording: ReturnType<EgressIdentity['record']> | undefined;
     let watch: EgressWatch | undefined;
+    let stateWatch: RenderStateWatch | undefined;
     let completed = false;
     try {
       const upstream = request.proxy ? await this.upstreamOf(request.proxy) : null;
@@ -111,10 +123,11 @@ export class RenderService implements BeforeApplicationShutdown {
       const egress = this.browsers.egressOf(lease.context);
       egress.route(upstream);
       recording = egress.record();
-      const warm = key ? this.warmContext(lease, request.state_seq) : null;
+      const warm = key ? this.warmContext(lease, request) : null;
       if (warm) {
         tab = await this.takeTab(lease.context, warm);
         page = tab.page;
+        stateWatch = new RenderStateWatch(page, lease.context);
       } else {
         page = await lease.context.newPage();
       }
@@ -138,30 +151,34 @@ export class RenderService implements BeforeApplicationShutdown {
         ? await fullPageScreenshot(page, deadline, this.config.render_max_screenshot_height_px, budget)
         : null;
       const mhtml = request.artifacts?.mhtml ? await captureMhtml(lease.context, page, budget) : null;
-      // Numbered when asked for: CDP answers in order, so a greater number is a later state.
-      const stateSeq = warm ? ++warm.seq : null;
-      const storageState = warm ? await lease.context.storageState() : null;
-      if (storageState) budget.take(JSON.stringify(storageState).length, 'storage state');
+      const reading = warm && tab && stateWatch ? await warm.state.export(lease.context, tab, stateWatch) : null;
+      if (reading) budget.take(reading.known.json.length, 'storage state');
       completed = !signal.aborted;
 
       return {
-        final_url: finalUrl,
-        html,
-        screenshot_b64: screenshot?.b64 ?? null,
-        screenshot_clipped: screenshot?.clipped ?? false,
-        mhtml_b64: mhtml,
-        render_time_ms: Date.now() - started,
-        actions_executed: actions.executed,
-        action_error: actions.error,
-        storage_state: storageState,
-        state_seq: stateSeq,
+        page: {
+          final_url: finalUrl,
+          html,
+          screenshot_b64: screenshot?.b64 ?? null,
+          screenshot_clipped: screenshot?.clipped ?? false,
+          mhtml_b64: mhtml,
+          render_time_ms: Date.now() - started,
+          actions_executed: actions.executed,
+          action_error: actions.error,
+          blocked_requests: recording.log.blocked(watch.refusedNavigation),
+        },
         context_reused: lease.reused,
-        blocked_requests: recording.log.blocked(watch.refusedNavigation),
+        state: reading?.known ?? null,
+        // Unchanged and already the caller's: not sent again. Newer than the caller's without a
+        // change here: a state the API did not keep (over its tenant's storage budget) is
+        // offered again on every render until it is kept.
+        send_state: reading !== null && (reading.changed || (request.state_seq ?? 0) < reading.known.seq),
       };
     } catch (error) {
       throw this.classify(error, signal, request);
     } finally {
       watch?.dispose();
+      stateWatch?.dispose();
       recording?.stop();
       signal.removeEventListener('abort', closePage);
       // A page left mid-way by a failure is in an unknown state: only a clean one is parked.
@@ -173,13 +190,14 @@ export class RenderService implements BeforeApplicationShutdown {
   }
 
   /**
-   * The renderer's record of a session context. A context created for this lease numbers its
-   * snapshots on from the restored state's, so order holds across renderers and restarts.
+   * The renderer's record of a session context. A context created for this lease starts from
+   * the state it was restored from, and numbers its changes on from that state's number, so
+   * order holds across renderers and restarts.
    */
-  private warmContext(lease: ContextLease<BrowserContext>, restoredSeq = 0): WarmContext {
+  private warmContext(lease: ContextLease<BrowserContext>, request: RenderRequestDto): WarmContext {
     let warm = this.warm.get(lease.context);
     if (!warm) {
-      warm = { tab: null, seq: restoredSeq };
+      warm = { tab: null, state: ContextState.restored(request.storage_state, request.state_seq ?? 0) };
       this.warm.set(lease.context, warm);
     }
     return warm;

@@ -1,4 +1,4 @@
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 
 /**
  * A session context's one tab, kept between renders like a browser tab (opening a page costs
@@ -11,6 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
  */
 export class SessionTab {
   private parking: Promise<unknown> = Promise.resolve();
+  private cdp?: Promise<CDPSession>;
 
   private constructor(readonly page: Page) {}
 
@@ -29,5 +30,11 @@ export class SessionTab {
 
   async wake(): Promise<void> {
     await this.parking.catch(() => undefined);
+  }
+
+  /** The tab's own CDP session, opened on first use and kept with the tab (it reads localStorage). */
+  storageSession(): Promise<CDPSession> {
+    this.cdp ??= this.page.context().newCDPSession(this.page);
+    return this.cdp;
   }
 }

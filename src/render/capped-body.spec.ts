@@ -1,11 +1,12 @@
 import { BadGatewayException } from '@nestjs/common';
 import { Readable } from 'node:stream';
-import { readCappedJson } from './capped-body';
+import { readCappedBody } from './capped-body';
 
-describe('readCappedJson', () => {
-  it('parses a body within the cap, across chunks', async () => {
-    const body = Readable.from([Buffer.from('{"html":"<p>'), Buffer.from('hi</p>"}')]);
-    await expect(readCappedJson(body, 1024)).resolves.toEqual({ html: '<p>hi</p>' });
+describe('readCappedBody', () => {
+  it('returns the bytes of a body within the cap, across chunks, undecoded', async () => {
+    const body = Readable.from([Buffer.from('{"html":"<p>'), Buffer.from([0xc3]), Buffer.from([0xa9, 0x7d])]);
+    const bytes = await readCappedBody(body, 1024);
+    expect(bytes.equals(Buffer.from('{"html":"<p>é}'))).toBe(true);
   });
 
   it('stops reading past the cap and fails naming it', async () => {
@@ -16,7 +17,7 @@ describe('readCappedJson', () => {
         this.push(Buffer.alloc(1024, 0x20));
       },
     });
-    await expect(readCappedJson(body, 10_000)).rejects.toThrow(
+    await expect(readCappedBody(body, 10_000)).rejects.toThrow(
       new BadGatewayException('renderer answer exceeds RENDER_MAX_RESPONSE_BYTES (10000 bytes)'),
     );
     expect(body.destroyed).toBe(true);

@@ -1,11 +1,12 @@
-import { Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { Tenant } from '../auth/tenant.decorator';
 import { ApiBody, ApiExtraModels, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RENDER_ACTION_CLASSES } from '../renderer-rpc';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequestLimitGuard, Reservation, ReservedRequest } from '../session/request-limit.guard';
 import { toSessionResponse } from '../session/dto/session.response';
 import { RenderDto } from './dto/render.dto';
+import { withFields } from './render-reply';
 import { RenderRequestGuard, ValidatedRender } from './render-request.guard';
 import { RpcClient } from './rpc-client.service';
 import { TenantConcurrencyGuard } from './tenant-concurrency.guard';
@@ -26,23 +27,12 @@ export class RenderController {
     @Tenant() tenant: string,
     @Reservation() reservation: ReservedRequest | undefined,
     @Req() request: FastifyRequest,
-  ) {
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<Buffer> {
     const { url, session_id: _sessionId, ...config } = dto;
-    const { result, session, stateSaved } = reservation
-      ? await this.rpc.renderReserved(reservation, url, config, request.id)
-      : { result: await this.rpc.renderDynamic(url, config, tenant, request.id), session: null, stateSaved: null };
-    return {
-      final_url: result.final_url,
-      html: result.html,
-      screenshot_b64: result.screenshot_b64 ?? null,
-      screenshot_clipped: result.screenshot_clipped ?? false,
-      mhtml_b64: result.mhtml_b64 ?? null,
-      render_time_ms: result.render_time_ms,
-      actions_executed: result.actions_executed ?? [],
-      action_error: result.action_error ?? null,
-      blocked_requests: result.blocked_requests ?? [],
-      ...(session ? { session: toSessionResponse(session) } : {}),
-      ...(stateSaved !== null && { state_saved: stateSaved }),
-    };
+    reply.type('application/json');
+    if (!reservation) return (await this.rpc.renderDynamic(url, config, tenant, request.id)).page;
+    const { parts, session, stateSaved } = await this.rpc.renderReserved(reservation, url, config, request.id);
+    return session ? withFields(parts.page, { session: toSessionResponse(session), state_saved: stateSaved }) : parts.page;
   }
 }

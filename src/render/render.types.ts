@@ -1,8 +1,4 @@
-import type { RenderResponse } from '../renderer-rpc';
 import type { RenderDto } from './dto/render.dto';
 
 /** What a render asks of the page, apart from the url and the session. */
 export type RenderConfig = Omit<RenderDto, 'url' | 'session_id'>;
-
-/** The renderer's POST /render answer. */
-export type RendererResult = RenderResponse;

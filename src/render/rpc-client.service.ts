@@ -19,15 +19,26 @@ import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
 import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { awaitSessionFree, SESSION_LOCKS, SessionLocks } from '../session/locks/session-locks';
-import { contextKey, queueKey, RenderErrorKind, RenderErrorResponse } from '../renderer-rpc';
+import {
+  contextKey,
+  decodeRenderParts,
+  queueKey,
+  RENDER_PART_LENGTHS_HEADER,
+  RENDER_PARTS_TYPE,
+  RenderErrorKind,
+  RenderErrorResponse,
+  RenderParts,
+  RenderPartsError,
+  withSavedState,
+} from '../renderer-rpc';
 import { retryLater } from '../common/retry-after';
-import { readCappedJson } from './capped-body';
+import { readCappedBody } from './capped-body';
 import { Renderer, RendererPool } from './renderer-pool';
-import type { RenderConfig, RendererResult } from './render.types';
+import type { RenderConfig } from './render.types';
 
 /** How long past the hard cap we wait for the renderer's own 504 before giving up on it. */
 const RPC_MARGIN_MS = 2000;
-/** Room for the answer's fields around the parts the renderer counts against its cap (url, times). */
+/** Room for the answer's fields and framing around the parts the renderer counts against its cap (url, times). */
 const RESPONSE_ENVELOPE_BYTES = 64 * 1024;
 
 /** A reservation made before the render (by RequestLimitGuard or renderDynamicWithSession). */
@@ -38,7 +49,7 @@ export interface SessionReservation {
 }
 
 export interface SessionRender {
-  result: RendererResult;
+  parts: RenderParts;
   session: Session | null;
   /** Whether the render's browser state was kept (see RecordedRender); null without one. */
   stateSaved: boolean | null;
@@ -93,8 +104,8 @@ export class RpcClient implements OnModuleInit {
     config: RenderConfig,
     tenant: string = DEFAULT_TENANT,
     requestId: string = randomUUID(),
-  ): Promise<RendererResult> {
-    return this.send(null, { ...config, url, queue_key: this.queueKeyOf(tenant) }, requestId, this.hardCap(config));
+  ): Promise<RenderParts> {
+    return this.send(null, JSON.stringify({ ...config, url, queue_key: this.queueKeyOf(tenant) }), requestId, this.hardCap(config));
   }
 
   /**
@@ -118,26 +129,30 @@ export class RpcClient implements OnModuleInit {
     const { tenant, session } = reservation;
     const started = this.clock.now();
     const key = this.contextKeyOf(session);
-    const body = {
-      ...config,
-      url,
-      context_key: key,
-      queue_key: this.queueKeyOf(tenant),
-      ...(session.config.proxy && { proxy: session.config.proxy }),
-      ...(reservation.storageState
-        ? { storage_state: JSON.parse(reservation.storageState.json) as unknown, state_seq: reservation.storageState.seq }
-        : {}),
-    };
+    const payload = withSavedState(
+      {
+        ...config,
+        url,
+        context_key: key,
+        queue_key: this.queueKeyOf(tenant),
+        ...(session.config.proxy && { proxy: session.config.proxy }),
+      },
+      reservation.storageState,
+    );
     try {
-      const result = await this.send(key, body, requestId, this.hardCap(config));
+      const parts = await this.send(key, payload, requestId, this.hardCap(config));
+      const { meta, state } = parts;
       const recorded = await this.sessions.recordResult(tenant, session.id, {
-        url: result.final_url ?? url,
-        renderTimeMs: result.render_time_ms,
+        url: meta.final_url,
+        renderTimeMs: meta.render_time_ms,
         error: null,
-        storageState:
-          result.storage_state && result.state_seq ? { json: JSON.stringify(result.storage_state), seq: result.state_seq } : undefined,
+        storageState: state !== null ? { json: state, seq: meta.state_seq as number } : undefined, // positive: decodeRenderParts checks
       });
-      return { result, session: recorded?.session ?? null, stateSaved: recorded?.stateSaved ?? null };
+      // No state in the answer: the renderer sends its state whenever the render changed it or
+      // it is newer than the state_seq this request carried, so what the session has stored is
+      // already as new as the browser's, which is what "state_saved": true tells the client.
+      const stateSaved = recorded && (state === null || recorded.stateSaved);
+      return { parts, session: recorded?.session ?? null, stateSaved };
     } catch (err) {
       const settle =
         err instanceof NoRendererRan
@@ -198,8 +213,8 @@ export class RpcClient implements OnModuleInit {
   }
 
   /** Every render goes through here: timed by outcome for /metrics. */
-  private send(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
-    const send = () => this.sendInOrder(key, body, requestId, hardCapMs);
+  private send(key: string | null, payload: string, requestId: string, hardCapMs: number): Promise<RenderParts> {
+    const send = () => this.sendInOrder(key, payload, requestId, hardCapMs);
     return this.metrics ? this.metrics.timeRender(send) : send();
   }
 
@@ -207,8 +222,7 @@ export class RpcClient implements OnModuleInit {
    * Tries renderers in rank order, moving on when one could not be reached or refused the
    * render without running it (busy, draining): a render that could run elsewhere does.
    */
-  private async sendInOrder(key: string | null, body: object, requestId: string, hardCapMs: number): Promise<RendererResult> {
-    const payload = JSON.stringify(body);
+  private async sendInOrder(key: string | null, payload: string, requestId: string, hardCapMs: number): Promise<RenderParts> {
     let refusal: NotRun | null = null;
     for (const renderer of this.renderers.rank(key)) {
       if (!renderer.breaker.allows(this.clock.now())) continue;
@@ -230,14 +244,19 @@ export class RpcClient implements OnModuleInit {
     throw new NoRendererRan(refusal ? `renderer unavailable: ${refusal.message}` : 'no renderer is available');
   }
 
-  private async post(renderer: Renderer, payload: string, requestId: string, hardCapMs: number): Promise<RendererResult> {
+  private async post(renderer: Renderer, payload: string, requestId: string, hardCapMs: number): Promise<RenderParts> {
     const timeout = hardCapMs + RPC_MARGIN_MS;
     let response;
     try {
       response = await renderer.pool.request({
         method: 'POST',
         path: '/render',
-        headers: { ...this.renderers.authHeaders, 'content-type': 'application/json', 'x-request-id': requestId },
+        headers: {
+          ...this.renderers.authHeaders,
+          'content-type': 'application/json',
+          accept: RENDER_PARTS_TYPE,
+          'x-request-id': requestId,
+        },
         body: payload,
         signal: AbortSignal.timeout(timeout),
         headersTimeout: timeout,
@@ -246,20 +265,30 @@ export class RpcClient implements OnModuleInit {
     } catch (err) {
       throw this.transportError(err, timeout);
     }
-    let parsed: unknown;
+    let body: Buffer;
     try {
-      parsed = await readCappedJson(response.body, this.config.render_max_response_bytes + RESPONSE_ENVELOPE_BYTES);
+      body = await readCappedBody(response.body, this.config.render_max_response_bytes + RESPONSE_ENVELOPE_BYTES);
     } catch (err) {
       if (err instanceof HttpException) throw err;
       throw this.transportError(err, timeout);
     }
-    if (response.statusCode === 200) return parsed as RendererResult;
-    const refusal = parsed as Partial<RenderErrorResponse> | null;
+    if (response.statusCode === 200) return this.decode(body, response.headers[RENDER_PART_LENGTHS_HEADER]);
+    const refusal = parseRefusal(body);
     this.metrics?.rendererError(refusal?.kind);
     if (response.statusCode === 503 && NOT_RUN_KINDS.has(refusal?.kind ?? '')) {
       throw new NotRun(refusal?.error ?? `renderer answered ${response.statusCode}`);
     }
     throw rendererError(response.statusCode, refusal ?? {});
+  }
+
+  private decode(body: Buffer, lengths: string | string[] | undefined): RenderParts {
+    try {
+      return decodeRenderParts(body, lengths);
+    } catch (err) {
+      if (!(err instanceof RenderPartsError)) throw err;
+      this.metrics?.rendererError('other');
+      throw new BadGatewayException(`render failed: ${err.message}`);
+    }
   }
 
   private transportError(err: unknown, timeout: number): Error {
@@ -275,6 +304,15 @@ export class RpcClient implements OnModuleInit {
     }
     this.metrics?.transportError('connection');
     return new BadGatewayException(`renderer connection failed: ${errno ?? (err as Error).message}`);
+  }
+}
+
+/** A renderer's error answer (RenderErrorResponse); null when it is not JSON at all. */
+function parseRefusal(body: Buffer): Partial<RenderErrorResponse> | null {
+  try {
+    return JSON.parse(body.toString('utf8')) as Partial<RenderErrorResponse> | null;
+  } catch {
+    return null;
   }
 }
 

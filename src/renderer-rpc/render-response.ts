@@ -16,8 +16,11 @@ export interface BlockedRequest {
   reason: string;
 }
 
-/** `POST /render` 200 body. */
-export interface RenderResponse {
+/**
+ * The rendered page: exactly the fields `POST /v1/render` answers its client (before the
+ * session fields), so the API can pass these bytes through (see render-parts.ts).
+ */
+export interface RenderPage {
   final_url: string;
   html: string;
   screenshot_b64: string | null;
@@ -29,14 +32,18 @@ export interface RenderResponse {
   /** Type names of the actions that completed, in order. */
   actions_executed: ActionType[];
   action_error: ActionError | null;
+  /** The page's requests the egress policy refused: the first 20, without repeats. */
+  blocked_requests: BlockedRequest[];
+}
+
+/** `POST /render` 200 body in the plain JSON form (riptide-headless compatible). */
+export interface RenderResponse extends RenderPage {
   /** The context's cookies and localStorage after the render; null without a context key. */
   storage_state: StorageState | null;
   /** storage_state's order within the context: a later snapshot has a greater number. */
   state_seq: number | null;
   /** Whether the session's context was already warm (its storage_state input then ignored). */
   context_reused: boolean;
-  /** The page's requests the egress policy refused: the first 20, without repeats. */
-  blocked_requests: BlockedRequest[];
 }
 
 /** `GET /healthz` body. */
