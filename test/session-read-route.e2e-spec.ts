@@ -49,7 +49,7 @@ async function boot(setup?: (app: NestFastifyApplication) => void): Promise<Boot
     headless_token: 'read-route-token',
   };
   const t = await bootApp(overrides, { clock: new FakeClock(T0), setup });
-  const stream = loggerFor(t.config)[pino.symbols.streamSym] as unknown as { write(line: string): boolean };
+  const stream = (loggerFor(t.config) as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { write(line: string): boolean };
   const lines: string[] = [];
   jest.spyOn(stream, 'write').mockImplementation((line: string) => lines.push(line) > 0);
   return {
