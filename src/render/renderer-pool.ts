@@ -40,6 +40,8 @@ export class RendererPool implements OnApplicationShutdown {
   /** Renderers in the order to try them: by rendezvous score for a key, else round robin. */
   rank(key: string | null): Renderer[] {
     const all = this.all();
+    // One renderer (the embedded one, or a single HEADLESS_URLS): nothing to rank or hash.
+    if (all.length === 1) return all;
     if (key === null) {
       const start = this.next++ % all.length;
       return [...all.slice(start), ...all.slice(0, start)];
