@@ -77,7 +77,11 @@ export class SessionTab {
     return this.cdp;
   }
 
+  /** Never rejects: a parking may run after its context is gone (the session closed, shutdown). */
   private unload(): Promise<unknown> {
-    return this.page.goto('about:blank').catch(() => this.page.close());
+    return this.page
+      .goto('about:blank')
+      .catch(() => this.page.close())
+      .catch(() => undefined);
   }
 }
