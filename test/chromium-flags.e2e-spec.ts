@@ -1,12 +1,14 @@
 /**
  * The flags the renderer starts Chromium with (browser.service.ts), on the real Chromium:
  * the shared browser keeps Playwright's own disabled features (Chromium reads only the last
- * `--disable-features`, so ours must repeat Playwright's), and no Chromium of the renderer loads
- * the address bar's WebUI popups, which cost every browser context a renderer process.
+ * `--disable-features`, so ours must repeat Playwright's), no Chromium of the renderer loads
+ * the address bar's WebUI popups, which cost every browser context a renderer process, and the
+ * shared browser keeps no spare renderer process, which contexts taking turns would churn.
  */
 import { Browser, chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, PLAYWRIGHT_LAUNCH_ARGS } from '../src/headless/browser.service';
 import { SessionBrowser } from '../src/headless/cdp-browser';
+import { Site, startSite } from './fixtures/site';
 
 jest.setTimeout(60_000);
 
@@ -44,6 +46,29 @@ describe('Chromium flags', () => {
       expect(lists.length).toBeGreaterThanOrEqual(2); // Playwright's, then the renderer's
       const effective = lists[lists.length - 1];
       expect(effective).toEqual(expect.arrayContaining([...lists[0], ...featuresOff(CHROMIUM_ARGS)[0]]));
+    });
+
+    it('keeps the renderer processes while browser contexts take turns navigating', async () => {
+      // With Chromium's spare renderer, every navigation in a context other than the last one's
+      // ended the spare and started another: a process per render with sessions taking turns.
+      const site: Site = await startSite('127.0.0.2');
+      const cdp = await browser.newBrowserCDPSession();
+      const renderers = async (): Promise<number[]> => {
+        const { processInfo } = await cdp.send('SystemInfo.getProcessInfo');
+        return processInfo.filter((p) => p.type === 'renderer').map((p) => p.id).sort((a, b) => a - b);
+      };
+      const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext()));
+      try {
+        const pages = await Promise.all(contexts.map((context) => context.newPage()));
+        for (const page of pages) await page.goto(site.url('/static'));
+        const before = await renderers();
+        for (let round = 0; round < 3; round++) for (const page of pages) await page.goto(site.url('/static'));
+        expect(await renderers()).toEqual(before);
+      } finally {
+        await Promise.all(contexts.map((context) => context.close()));
+        await cdp.detach();
+        await site.close();
+      }
     });
 
     it('gives a browser context its page and no address-bar popups', async () => {

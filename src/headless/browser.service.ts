@@ -54,12 +54,26 @@ const PLAYWRIGHT_FEATURES_OFF = [
   'msForceBrowserSignIn',
   'msEdgeUpdateLaunchServicesPreferredVersion',
 ];
+/**
+ * Chromium features off in the shared browser only, which holds a browser context per warm
+ * session. Chromium keeps one spare renderer process ready for the browser context that
+ * navigated last, and a navigation in any other context kills it and starts a new one for that
+ * context: with sessions rendering at once (or one after another) every navigation, the
+ * renderer's parking of a tab on about:blank included, started and ended a renderer process —
+ * about two per render at concurrency 4, which cost more Chromium CPU than the renders
+ * (bench/analysis/p9-churn.js). The spare never serves a sessionless render either (its context
+ * is new). A per-session CDP browser keeps it: it has one client and usually one context.
+ */
+const SHARED_FEATURES_OFF = ['SpareRendererForSitePerProcess'];
 const disableFeatures = (features: readonly string[]): string => `--disable-features=${features.join(',')}`;
 
 /** The flags of the per-session CDP browsers, which the renderer starts itself. */
 export const CHROMIUM_ARGS = [...HARDENING_ARGS, disableFeatures(FEATURES_OFF)];
 /** The flags of the shared Chromium, which Playwright launches (after its own). */
-export const PLAYWRIGHT_LAUNCH_ARGS = [...HARDENING_ARGS, disableFeatures([...PLAYWRIGHT_FEATURES_OFF, ...FEATURES_OFF])];
+export const PLAYWRIGHT_LAUNCH_ARGS = [
+  ...HARDENING_ARGS,
+  disableFeatures([...PLAYWRIGHT_FEATURES_OFF, ...FEATURES_OFF, ...SHARED_FEATURES_OFF]),
+];
 /**
  * Proxy bypass list: nothing bypasses the egress proxy, loopback included. Chromium bypasses
  * loopback implicitly; `<-loopback>` turns that off (Playwright adds it too, unless an

@@ -120,17 +120,14 @@ export class RenderService implements BeforeApplicationShutdown {
     try {
       const upstream = request.proxy ? await this.upstreamOf(request.proxy) : null;
       lease = key ? await this.browsers.leaseContext(key, request.storage_state) : await this.browsers.leaseThrowaway();
+      const warm = key ? this.warmContext(lease, request) : null;
+      // The tab before the egress recording: a tab still on its last page may read that page's
+      // state first, and what that page requests meanwhile is not this render's.
+      if (warm) ({ tab, watch: stateWatch } = await this.takeTab(lease.context, warm, request.url));
       const egress = this.browsers.egressOf(lease.context);
       egress.route(upstream);
       recording = egress.record();
-      const warm = key ? this.warmContext(lease, request) : null;
-      if (warm) {
-        tab = await this.takeTab(lease.context, warm);
-        page = tab.page;
-        stateWatch = new RenderStateWatch(page, lease.context);
-      } else {
-        page = await lease.context.newPage();
-      }
+      page = tab ? tab.page : await lease.context.newPage();
       if (signal.aborted) throw signal.reason;
       watch = new EgressWatch(page, lease.context, recording.log);
 
@@ -203,21 +200,53 @@ export class RenderService implements BeforeApplicationShutdown {
     return warm;
   }
 
-  /** The parked tab, woken; a new one when it is gone or another render of the session has it. */
-  private async takeTab(context: BrowserContext, warm: WarmContext): Promise<SessionTab> {
+  /**
+   * The session's tab, woken, with the watch the render's state export goes by; a new tab when
+   * it is gone or another render of the session has it.
+   */
+  private async takeTab(context: BrowserContext, warm: WarmContext, url: string): Promise<{ tab: SessionTab; watch: RenderStateWatch }> {
     const parked = warm.tab;
     warm.tab = null;
     if (parked && !parked.closed) {
-      await parked.wake();
-      if (!parked.closed) return parked;
+      const lingering = await parked.wake();
+      if (!parked.closed) return { tab: parked, watch: await this.carryOn(context, warm, parked, lingering, url) };
+      lingering?.dispose();
     }
-    return SessionTab.open(context);
+    const tab = await SessionTab.open(context);
+    return { tab, watch: new RenderStateWatch(tab.page, context) };
+  }
+
+  /**
+   * The render's watch over a tab that may still be on its last page (not parked yet), whose
+   * page ran after the last export: the render goes on with the watch that followed it, so the
+   * render's export reads that page's origins too. When the render goes to another origin they
+   * will not be live by then (only Playwright's full storageState, which opens a page per origin,
+   * could read them), so they are read now, while they are.
+   */
+  private async carryOn(
+    context: BrowserContext,
+    warm: WarmContext,
+    tab: SessionTab,
+    lingering: RenderStateWatch | null,
+    url: string,
+  ): Promise<RenderStateWatch> {
+    if (!lingering) return new RenderStateWatch(tab.page, context);
+    if (lingering.coveredBy(url)) return lingering;
+    try {
+      await warm.state.export(context, tab, lingering);
+    } catch {
+      return lingering; // unread: the render's export sees that and reads the whole state
+    }
+    lingering.dispose();
+    return new RenderStateWatch(tab.page, context);
   }
 
   private park(context: BrowserContext, tab: SessionTab): boolean {
     const warm = this.warm.get(context);
     if (!warm || warm.tab || tab.closed) return false;
-    tab.park();
+    // The page runs on until the tab is parked: watched from now on, and read just before it is unloaded.
+    const watch = RenderStateWatch.following(tab.page, context);
+    tab.park(this.config.headless_park_after_ms, watch, () => warm.state.export(context, tab, watch));
     warm.tab = tab;
     return true;
   }
