@@ -255,8 +255,9 @@ describe('headless renderer (real Chromium)', () => {
   it('parks a tab once its session stops rendering, so that its page runs nothing then', async () => {
     const first = await r.post({ url: site.url('/ticker'), context_key: key('e2e-frozen') });
     expect(first.status).toBe(200);
-    // The page runs on for headless_park_after_ms (the session may render again at once), then
-    // is parked; requests sent just before parking have landed 300 ms later.
+    // Parked right after the render by default (headless_park_after_ms 0: DESIGN §5's "frozen
+    // between renders"), else once that long has passed; requests sent just before parking
+    // have landed 300 ms later.
     await sleep(r.app.get(AppConfig).headless_park_after_ms + 300);
     const parked = site.hits('/tick');
     await sleep(2000); // 200 ticks if the page ran
