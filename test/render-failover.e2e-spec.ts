@@ -1,8 +1,10 @@
 /**
  * A renderer that refuses a render without running it (busy, draining) is passed over for the
- * next one, and a render that no renderer ran gives its session request back (DESIGN §5).
- * Real Chromium in standalone renderers; site on 127.0.0.2.
+ * next one, and a render that no renderer ran gives its session request back (DESIGN §5); one
+ * that takes a render and never answers is given up on after the hard cap. Real Chromium in
+ * standalone renderers; site on 127.0.0.2.
  */
+import { createServer, Socket } from 'node:net';
 import { startSite, Site } from './fixtures/site';
 import { bootApp, BootedApp } from './support/app';
 import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
@@ -42,6 +44,42 @@ describe('renderer failover', () => {
     } finally {
       await api.close();
       await renderer.app.close();
+    }
+  });
+
+  it('answers 504 when a renderer takes the render and never answers, and records it on the session', async () => {
+    // A renderer whose process hangs: it accepts the connection and reads, but never answers.
+    const held: Socket[] = [];
+    const hung = createServer((socket) => {
+      held.push(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const api = await bootApp({
+      headless_urls: [`http://127.0.0.1:${(hung.address() as { port: number }).port}`],
+      headless_token: RENDERER_TOKEN,
+      render_allowed_hosts: ['127.0.0.2'],
+    });
+    try {
+      const started = Date.now();
+      const res = await api.inject({
+        method: 'POST',
+        url: '/v1/render',
+        payload: { url: site.url('/static'), session_id: 'hung', timeouts: { hard_cap_ms: 500 } },
+      });
+      const took = Date.now() - started;
+      expect(res.status).toBe(504);
+      expect(res.body.message).toBe('render timed out after 2500 ms'); // the hard cap + the RPC margin
+      expect(took).toBeGreaterThanOrEqual(2400);
+      expect(took).toBeLessThan(10_000);
+      const session = await api.inject('/v1/sessions/hung');
+      expect(session.body.state).toMatchObject({ request_count: 1, error_count: 1, last_error: 'render timed out after 2500 ms' });
+      const metrics = await api.inject('/metrics');
+      expect(metrics.text).toMatch(/^riptide_renderer_rpc_errors_total\{kind="rpc_timeout"\} 1$/m);
+    } finally {
+      await api.close();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
     }
   });
 
