@@ -24,17 +24,26 @@ const BENCHES = ['./p1-session-get', './p2-render-overhead', './p3-memory', './p
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results.json');
 
-function reexecPinned() {
-  if (process.env.BENCH_LOADER_PINNED || !proc.canPin()) return false;
-  const result = spawnSync('taskset', ['-c', String(proc.LOADER_CPU), process.execPath, __filename, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, BENCH_LOADER_PINNED: '1' },
-  });
+/**
+ * Re-executes this script pinned to the loader core, and on BENCH_NODE when that names another
+ * Node binary: every server and baseline is started with this process's Node (process.execPath),
+ * so BENCH_NODE measures the whole run on, say, Node 24, the production image's, while npm and
+ * the machine's default stay on another.
+ */
+function reexec() {
+  const node = process.env.BENCH_NODE ? fs.realpathSync(process.env.BENCH_NODE) : process.execPath;
+  const pin = !process.env.BENCH_LOADER_PINNED && proc.canPin();
+  if (!pin && node === process.execPath) return;
+  const args = [node, __filename, ...process.argv.slice(2)];
+  const result = pin
+    ? spawnSync('taskset', ['-c', String(proc.LOADER_CPU), ...args], { stdio: 'inherit', env: { ...process.env, BENCH_LOADER_PINNED: '1' } })
+    : spawnSync(args[0], args.slice(1), { stdio: 'inherit' });
+  if (result.error) throw new Error(`could not run ${node}: ${result.error.message}`);
   process.exit(result.status ?? 1);
 }
 
 async function main() {
-  reexecPinned();
+  reexec();
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const benches = BENCHES.map((m) => require(m)).filter((b) => wanted.length === 0 || wanted.some((w) => b.id.startsWith(w)));
   if (benches.length === 0) throw new Error(`no benchmark matches ${wanted.join(', ')}`);
