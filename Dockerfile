@@ -61,4 +61,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # Run node directly: `npm start` would rebuild (prestart) and put npm between tini and node.
-CMD ["node", "dist/main.js"]
+# The same node flags as `npm start` (package.json): a 16 MB young generation, Node 20's, keeps
+# Node 24's scavenges of a million-session memory backend under 10 ms (bench P4: 31 ms without).
+CMD ["node", "--max-semi-space-size=16", "dist/main.js"]

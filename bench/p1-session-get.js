@@ -16,7 +16,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { freePort, spawnNode, waitForPort, stop, cpusAllowed, LOOPBACK } = require('./lib/proc');
+const { freePort, spawnNode, waitForPort, stop, cpusAllowed, LOOPBACK, API_NODE_FLAGS } = require('./lib/proc');
 const { round } = require('./lib/load');
 const { measureWrk, DEFAULT_WRK } = require('./lib/wrk');
 const { figure } = require('./lib/report');
@@ -66,6 +66,7 @@ async function startApp(logLevel, tmpDir) {
   const logFile = path.join(tmpDir, `app-${logLevel}.log`);
   const child = spawnNode({
     args: [MAIN],
+    nodeFlags: API_NODE_FLAGS,
     logFile,
     env: {
       PORT: String(port),

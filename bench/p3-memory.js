@@ -6,7 +6,7 @@
  * of what is measured: a session must keep its id), gc, heapUsed again. Target <= 400 B.
  */
 const path = require('node:path');
-const { runMeasurementChild, emitResult } = require('./lib/proc');
+const { runMeasurementChild, emitResult, API_NODE_FLAGS } = require('./lib/proc');
 const { figure } = require('./lib/report');
 
 const SESSIONS = 1_000_000;
@@ -59,7 +59,7 @@ async function run({ log, tmpDir }) {
     const r = await runMeasurementChild({
       script: __filename,
       args: ['--child', variant, String(SESSIONS)],
-      nodeFlags: ['--expose-gc'],
+      nodeFlags: ['--expose-gc', ...API_NODE_FLAGS],
       logFile: path.join(tmpDir, `p3-${variant}.log`),
     });
     details[variant] = r;

@@ -9,7 +9,7 @@
  * sweep, so it also walks their stale filings (1.5M filings, 1M removals).
  */
 const path = require('node:path');
-const { runMeasurementChild, emitResult, schedStat } = require('./lib/proc');
+const { runMeasurementChild, emitResult, schedStat, API_NODE_FLAGS } = require('./lib/proc');
 const { figure } = require('./lib/report');
 const { round } = require('./lib/load');
 
@@ -115,7 +115,7 @@ async function run({ log, tmpDir }) {
       const r = await runMeasurementChild({
         script: __filename,
         args: ['--child', variant, String(SESSIONS)],
-        nodeFlags: ['--expose-gc'],
+        nodeFlags: ['--expose-gc', ...API_NODE_FLAGS],
         logFile: path.join(tmpDir, `p4-${variant}-${i}.log`),
       });
       runs.push(r);

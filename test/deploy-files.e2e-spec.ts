@@ -83,7 +83,7 @@ function expectKnownVars(names: Iterable<string>, where: string): void {
 }
 
 const pkg = JSON.parse(read('package.json')) as Json;
-/** `node dist/main.js` and `node dist/headless/main.js`, as package.json starts them. */
+/** `node [flags] dist/main.js` and `node dist/headless/main.js`, as package.json starts them. */
 const API_ENTRY = (pkg.scripts.start as string).split(/\s+/);
 const RENDERER_ENTRY = (pkg.scripts['start:headless'] as string).split(/\s+/);
 
@@ -188,7 +188,7 @@ describe('Dockerfile', () => {
     expect(entrypoint).not.toContain('-g'); // Chromium must not get the SIGTERM meant for node's drain
     expect(words(final.filter((i) => i.op === 'CMD').pop()?.args ?? '[]')).toEqual(API_ENTRY);
     // Both entry points are compiled from src/ (tsconfig.build.json: rootDir src -> dist).
-    for (const entry of [API_ENTRY[1], RENDERER_ENTRY[1]]) {
+    for (const entry of [API_ENTRY.at(-1) as string, RENDERER_ENTRY.at(-1) as string]) {
       expect(existsSync(join(ROOT, entry.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')))).toBe(true);
     }
   });

@@ -10,6 +10,12 @@ const os = require('node:os');
 const path = require('node:path');
 
 const LOOPBACK = '127.0.0.1';
+/**
+ * The node flags the API is started with (`npm start`, and the image's CMD): the flags between
+ * `node` and the script in package.json's start script. Every API a benchmark starts, and the
+ * memory-backend children (P3, P4), run with them, so the figures are those of the service.
+ */
+const API_NODE_FLAGS = require('../../package.json').scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
 /** Core of the load generator / orchestrator and core of the measured process. */
 const LOADER_CPU = 0;
 const SERVER_CPU = 1;
@@ -250,6 +256,7 @@ function emitResult(result) {
 
 module.exports = {
   LOOPBACK,
+  API_NODE_FLAGS,
   LOADER_CPU,
   SERVER_CPU,
   canPin,

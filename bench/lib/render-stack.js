@@ -79,6 +79,7 @@ async function startApi(tmpDir, rendererBase, name = 'api', env = {}) {
   const port = await proc.freePort();
   const child = proc.spawnNode({
     args: [API_MAIN],
+    nodeFlags: proc.API_NODE_FLAGS,
     logFile: path.join(tmpDir, `${name}.log`),
     env: {
       PORT: String(port),
