@@ -47,6 +47,11 @@ export class RedisClusterProcess {
         '--cluster-enabled', 'yes',
         '--cluster-config-file', join(this.dir, `nodes-${port}.conf`),
         '--cluster-node-timeout', '1000',
+        // A replica takes over from a killed primary however long ago it last heard from it: with
+        // the default factor (10), a replica whose link was slow to come up after the cluster's
+        // creation may judge its data too old and never fail over (seen once in CI: no failover
+        // within 60 s).
+        '--cluster-replica-validity-factor', '0',
         '--save', '',
         '--appendonly', 'no',
         '--dir', this.dir,
