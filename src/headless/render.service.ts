@@ -244,9 +244,13 @@ export class RenderService implements BeforeApplicationShutdown {
   private park(context: BrowserContext, tab: SessionTab): boolean {
     const warm = this.warm.get(context);
     if (!warm || warm.tab || tab.closed) return false;
-    // The page runs on until the tab is parked: watched from now on, and read just before it is unloaded.
-    const watch = RenderStateWatch.following(tab.page, context);
-    tab.park(this.config.headless_park_after_ms, watch, () => warm.state.export(context, tab, watch));
+    const afterMs = this.config.headless_park_after_ms;
+    if (afterMs === 0) tab.park();
+    else {
+      // The page runs on until the tab is parked: watched from now on, and read just before it is unloaded.
+      const watch = RenderStateWatch.following(tab.page, context);
+      tab.parkAfter(afterMs, watch, () => warm.state.export(context, tab, watch));
+    }
     warm.tab = tab;
     return true;
   }

@@ -30,18 +30,17 @@ export class SessionTab {
     return this.page.isClosed();
   }
 
+  /** Parks the tab at once (DESIGN §5's default): not awaited by the render, only by the next wake(). */
+  park(): void {
+    this.parking = this.unload();
+  }
+
   /**
-   * Parks the tab once `afterMs` pass without a render (at once when 0). Until then the page
-   * still runs: `watch` follows it from now on, and `read` (the state export) reads what it did
-   * just before it is unloaded, while its origins are live. Not awaited by the render that parks
-   * it, only by the next wake().
+   * Parks the tab once `afterMs` pass without a render (HEADLESS_PARK_AFTER_MS). Until then the
+   * page still runs: `watch` follows it from now on, and `read` (the state export) reads what it
+   * did just before it is unloaded, while its origins are live.
    */
-  park(afterMs: number, watch: RenderStateWatch, read: () => Promise<unknown>): void {
-    if (afterMs === 0) {
-      watch.dispose();
-      this.parking = this.unload();
-      return;
-    }
+  parkAfter(afterMs: number, watch: RenderStateWatch, read: () => Promise<unknown>): void {
     const timer = setTimeout(() => {
       this.lingering = undefined;
       this.parking = read()
