@@ -11,13 +11,11 @@
  * (1) warm session render (one context key, sequential) vs a reused Playwright page
  *     (`goto` + `content()`): p50 latency ratio, and Chromium CPU per render ratio.
  * (2) sessionless render (no context key) vs a new Playwright context per render.
- * (3) throughput at concurrency 4: 4 warm sessions vs 4 reused pages, req/s ratio; for
- *     information, also a second renderer with HEADLESS_PARK_AFTER_MS=1000 (tabs parked after a
- *     quiet moment instead of after every render as DESIGN §5 asks).
+ * (3) throughput at concurrency 4: 4 warm sessions vs 4 reused pages, req/s ratio.
  * (1)-(3) alternate the sides (ABBA over ROUNDS rounds); the renderer is idle before each run.
  * (4) memory per warm session: PSS of the renderer's Node process and all its Chromium
  *     processes before and after WARM_SESSIONS new warm sessions (each rendered once on
- *     /static, then parked as the renderer parks them), delta / WARM_SESSIONS; Playwright's
+ *     /static, then frozen as the renderer parks them), delta / WARM_SESSIONS; Playwright's
  *     rate (contexts with a page parked on about:blank) beside it.
  */
 const os = require('node:os');
@@ -35,11 +33,6 @@ const PARK_BATCH = 10;
 /** Time for Chromium to finish parking and exit processes before memory is read. */
 const SETTLE_MS = 2000;
 const TARGET = { latency: 1.1, cpu: 1.2, throughput: 0.9, memoryMb: 30 };
-/**
- * The informational second renderer's HEADLESS_PARK_AFTER_MS: its session tabs are parked only
- * after a quiet moment, not after every render as DESIGN §5 (and the default, 0) ask.
- */
-const LINGER_PARK_AFTER_MS = 1000;
 
 const quantile = (xs, q) => {
   const s = Float64Array.from(xs).sort();
@@ -78,7 +71,6 @@ async function run({ log, tmpDir }) {
   log(`  renderer (POST /render) vs Playwright-direct, same Chromium and flags; ${ROUNDS} ABBA rounds; then ${WARM_SESSIONS} warm sessions for memory`);
   const started = [];
   let renderer;
-  let lingering;
   const warnings = [];
   try {
     const site = await stackLib.startSite(tmpDir);
@@ -92,11 +84,6 @@ async function run({ log, tmpDir }) {
     started.push(renderer.child);
     const playwright = await startPlaywright(tmpDir);
     started.push(playwright.child);
-    // For information only, in the concurrency runs: the same renderer parking a session's tab
-    // after a quiet moment (an operator's opt-in), which skips the per-render parking navigation.
-    lingering = await stackLib.startRenderer(tmpDir, 'p9-renderer-lingering', { HEADLESS_PARK_AFTER_MS: String(LINGER_PARK_AFTER_MS) });
-    started.push(lingering.child);
-    const renderers = { renderer, lingering };
     const url = site.url('/static');
     const problems = [];
 
@@ -106,23 +93,23 @@ async function run({ log, tmpDir }) {
      */
     const render = async (side, kind, slot, first = false) => {
       const r =
-        side !== 'playwright'
-          ? await stackLib.postJson(`${renderers[side].base}/render`, {
+        side === 'renderer'
+          ? await stackLib.postJson(`${renderer.base}/render`, {
               url,
               ...(kind === 'sessionless' ? {} : { context_key: stackLib.benchContextKey(`p9-${slot}`) }),
             }, stackLib.RENDERER_AUTH)
           : await stackLib.postJson(`${playwright.base}/${kind === 'sessionless' ? 'fresh' : `reused/${slot}`}`, { url });
       const ok =
         r.status === 200 &&
-        (side !== 'playwright' ? r.json?.html?.includes('<h1>static</h1>') && (kind === 'sessionless' || first || r.json.context_reused) : r.json?.html_bytes > 0);
+        (side === 'renderer' ? r.json?.html?.includes('<h1>static</h1>') && (kind === 'sessionless' || first || r.json.context_reused) : r.json?.html_bytes > 0);
       if (!ok) problems.push(`${side} ${kind}: ${r.status} ${r.text.slice(0, 200)}`);
       return ok ? r.ms : null;
     };
-    const process_ = { renderer: renderer.child, lingering: lingering.child, playwright: playwright.child };
+    const process_ = { renderer: renderer.child, playwright: playwright.child };
 
     /** One measured run: `count` renders over `workers` parallel loops; latencies, wall time, Chromium CPU. */
     const measureRun = async (side, kind, count, workers = 1) => {
-      if (side !== 'playwright') await stackLib.waitRendererIdle(renderers[side]);
+      if (side === 'renderer') await stackLib.waitRendererIdle(renderer);
       const cpu0 = chromiumCpuMs(process_[side]);
       const t0 = performance.now();
       const latencies = [];
@@ -141,7 +128,7 @@ async function run({ log, tmpDir }) {
     };
 
     // Warm-up: sessions and reused pages created, code paths hot on both sides.
-    for (const side of ['renderer', 'lingering', 'playwright']) {
+    for (const side of ['renderer', 'playwright']) {
       for (let slot = 0; slot < CONCURRENCY; slot++) for (let i = 0; i < 3; i++) await render(side, 'warm', slot, i === 0);
       for (let i = 0; i < 3; i++) await render(side, 'sessionless');
     }
@@ -150,7 +137,7 @@ async function run({ log, tmpDir }) {
     const runs = {
       warm: { renderer: [], playwright: [] },
       sessionless: { renderer: [], playwright: [] },
-      concurrent: { renderer: [], lingering: [], playwright: [] },
+      concurrent: { renderer: [], playwright: [] },
     };
     for (const kind of Object.keys(runs)) {
       const sides = Object.keys(runs[kind]);
@@ -201,8 +188,6 @@ async function run({ log, tmpDir }) {
         { op: '<=', value: TARGET.latency }, `renderer ${ms(p50('sessionless', 'renderer'))}, Playwright ${ms(p50('sessionless', 'playwright'))}`),
       figure('concurrent_throughput_ratio', `throughput at concurrency ${CONCURRENCY}, renderer / Playwright`, round(rate('renderer') / rate('playwright'), 3), 'x',
         { op: '>=', value: TARGET.throughput }, `renderer ${round(rate('renderer'), 1)} req/s, Playwright ${round(rate('playwright'), 1)} req/s`),
-      figure('concurrent_throughput_ratio_park_after', `throughput at concurrency ${CONCURRENCY}, HEADLESS_PARK_AFTER_MS=${LINGER_PARK_AFTER_MS} / Playwright`, round(rate('lingering') / rate('playwright'), 3), 'x',
-        null, `informational (tabs parked after a quiet moment, not after every render): ${round(rate('lingering'), 1)} req/s`),
       figure('warm_session_pss_mb', `memory per warm session (renderer + Chromium PSS, ${WARM_SESSIONS} sessions)`, round(perSession('renderer'), 1), 'MB',
         { op: '<=', value: TARGET.memoryMb },
         `Playwright context parked on about:blank: ${round(perSession('playwright'), 1)} MB; processes per session: renderer ${round(processesPerSession('renderer'), 2)}, Playwright ${round(processesPerSession('playwright'), 2)}`),
@@ -216,7 +201,7 @@ async function run({ log, tmpDir }) {
         rounds: ROUNDS,
         renders_per_run: RUN,
         concurrency: CONCURRENCY,
-        order: 'per kind, rounds alternated: renderer (then the lingering-park renderer, concurrency only) then Playwright, then the reverse, …',
+        order: 'per kind, rounds alternated: renderer then Playwright, then the reverse, …',
         runs: Object.fromEntries(Object.entries(runs).map(([kind, sides]) => [kind, Object.fromEntries(Object.entries(sides).map(([side, rs]) => [side, rs.map(summary)]))])),
         memory: { sessions: WARM_SESSIONS, before: memBefore, after: memAfter, renderer_contexts_after: health.contexts },
         pinning: { renderer: proc.cpusAllowed(renderer.child.pid), playwright: proc.cpusAllowed(playwright.child.pid) },
@@ -225,9 +210,8 @@ async function run({ log, tmpDir }) {
   } finally {
     // The baseline's Chromium descends from it as the renderer's does from the renderer.
     const baselineChromium = started[2] ? proc.descendants(started[2].pid) : [];
-    const lingeringChromium = lingering ? proc.descendants(lingering.child.pid) : [];
     await stackLib.stopAll(started, renderer ?? null);
-    for (const pid of [...baselineChromium, ...lingeringChromium]) {
+    for (const pid of baselineChromium) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

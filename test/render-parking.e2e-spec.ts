@@ -1,19 +1,16 @@
 /**
  * Session tabs between renders, on the real Chromium: warm sessions rendering at once start no
  * Chromium processes (each keeps its context's renderer process: no spare renderer churned
- * across contexts, no tab opened or closed per render), and a tab's page that runs on after its
- * render until the tab is parked (headless_park_after_ms) still has what it writes exported,
- * whether the tab is parked first or the session's next render goes elsewhere.
+ * across contexts, no tab opened or closed per render), and a page whose worker a frozen tab
+ * would not stop is unloaded instead (DESIGN §5: no script runs between renders).
  */
 import { createHash } from 'node:crypto';
-import type { StorageState } from '../src/renderer-rpc';
 import { BrowserService } from '../src/headless/browser.service';
 import { Site, startSite } from './fixtures/site';
 import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/renderer';
 
 jest.setTimeout(60_000);
 
-const PARK_AFTER_MS = 1000;
 const key = (name: string): string => createHash('sha256').update(name).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -36,7 +33,7 @@ describe('session tabs between renders (real Chromium)', () => {
   beforeAll(async () => {
     site = await startSite('127.0.0.2');
     other = await startSite('127.0.0.2'); // another port: another origin
-    r = await startRenderer({ render_timeout_ms: 10_000, headless_park_after_ms: PARK_AFTER_MS });
+    r = await startRenderer({ render_timeout_ms: 10_000 });
   });
 
   afterAll(async () => {
@@ -59,8 +56,7 @@ describe('session tabs between renders (real Chromium)', () => {
         const answers = await Promise.all(sessions.map((session) => render({ url: site.url('/static'), context_key: session })));
         expect(answers.map((a) => [a.status, a.body.context_reused])).toEqual(sessions.map(() => [200, true]));
       }
-      // The tabs parked on about:blank, too, stay in their context's renderer process.
-      await sleep(PARK_AFTER_MS + 500);
+      await sleep(500); // parked, all of them
       expect(await processes()).toEqual(before);
     } finally {
       await cdp.detach();
@@ -68,39 +64,23 @@ describe('session tabs between renders (real Chromium)', () => {
     }
   });
 
-  const lateWrite = { type: 'js', code: "setTimeout(() => localStorage.setItem('late', 'yes'), 100)" };
-  const lateState = (): StorageState['origins'] => [{ origin: new URL(site.url('/')).origin, localStorage: [{ name: 'late', value: 'yes' }] }];
+  it.each(['dedicated', 'shared'])("stops a page's %s worker between renders: the tab is unloaded", async (kind) => {
+    const session = key(`parking-worker-${kind}`);
+    const first = await render({
+      url: site.url(`/worker-ticker?kind=${kind}`),
+      context_key: session,
+      actions: [{ type: 'wait_for_js', expr: 'window.ticking === true', timeout_ms: 5000 }],
+    });
+    expect(first.status).toBe(200);
+    await site.waitForQuiet('/tick'); // parked (unloading takes a moment, and so does a shared worker's end)
+    const parked = site.hits('/tick');
+    await sleep(1500); // 150 ticks if the worker ran
+    expect(site.hits('/tick') - parked).toBe(0);
 
-  it("exports what a page wrote after its render, read before its tab was parked", async () => {
-    const session = key('parking-late-parked');
-    const first = await render({ url: site.url('/static'), context_key: session, actions: [lateWrite] });
-    expect(first.body.storage_state.origins).toEqual([]);
-    await sleep(PARK_AFTER_MS + 500); // written, then read and parked
-    // Another origin: the first one is not live in this render, so only the parking read saw it.
-    const next = await render({ url: other.url('/static'), context_key: session });
-    expect(next.status).toBe(200);
-    expect(next.body.storage_state.origins).toEqual(lateState());
-    expect(next.body.state_seq).toBe(first.body.state_seq + 1);
-    await closeContext(session);
-  });
-
-  it('exports what a page wrote after its render when the next render goes to another origin before the parking', async () => {
-    const session = key('parking-late-lingering');
-    const first = await render({ url: site.url('/static'), context_key: session, actions: [lateWrite] });
-    expect(first.body.storage_state.origins).toEqual([]);
-    await sleep(300); // written; the tab is still on the page
-    const next = await render({ url: other.url('/static'), context_key: session });
-    expect(next.status).toBe(200);
-    expect(next.body.storage_state.origins).toEqual(lateState());
-    await closeContext(session);
-  });
-
-  it('keeps a page running between quick renders of the same origin, and its writes', async () => {
-    const session = key('parking-late-same');
-    await render({ url: site.url('/static'), context_key: session, actions: [lateWrite] });
-    await sleep(300);
-    const next = await render({ url: site.url('/static'), context_key: session });
-    expect(next.body.storage_state.origins).toEqual(lateState());
+    // Unloaded, not frozen: the next render's page runs as on any tab.
+    const next = await render({ url: site.url('/whoami'), context_key: session });
+    expect(next.body.context_reused).toBe(true);
+    expect(next.body.html).toContain('<pre id="token">null</pre>');
     await closeContext(session);
   });
 });

@@ -69,8 +69,6 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(0) headless_max_queue: number;
   @Transform(toInt) @IsInt() @Min(1) headless_max_contexts: number;
   @Transform(toInt) @IsInt() @Min(1) headless_context_idle_seconds: number;
-  /** A session tab unused this long after its render is parked on about:blank (0: at once). */
-  @Transform(toInt) @IsInt() @Min(0) @Max(60_000) headless_park_after_ms: number;
 
   /** API → renderer bearer token; the API's embedded renderer makes a random one when empty. */
   @Matches(new RegExp(`^(|\\S{${MIN_TOKEN_LENGTH},})$`), { message: `must be at least ${MIN_TOKEN_LENGTH} characters without spaces` })

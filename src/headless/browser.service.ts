@@ -58,9 +58,9 @@ const PLAYWRIGHT_FEATURES_OFF = [
  * Chromium features off in the shared browser only, which holds a browser context per warm
  * session. Chromium keeps one spare renderer process ready for the browser context that
  * navigated last, and a navigation in any other context kills it and starts a new one for that
- * context: with sessions rendering at once (or one after another) every navigation, the
- * renderer's parking of a tab on about:blank included, started and ended a renderer process —
- * about two per render at concurrency 4, which cost more Chromium CPU than the renders
+ * context: with sessions rendering at once (or one after another) every navigation (the parking
+ * of a tab on about:blank, as the renderer then parked every tab, included) started and ended a
+ * renderer process — about two per render at concurrency 4, which cost more Chromium CPU than the renders
  * (bench/analysis/p9-churn.js). The spare never serves a sessionless render either (its context
  * is new). A per-session CDP browser keeps it: it has one client and usually one context.
  */

@@ -4,12 +4,11 @@ import type { StorageState } from '../renderer-rpc';
 import { canonicalState, mergeLocalStorage, sortCookies, StorageItem } from './storage-state';
 
 /**
- * What a session tab's page did since the last export that the cheap export cannot see by
- * reading its live frames: during one render, or from the end of one render (when the page runs
- * on until the tab is parked, see SessionTab) through the next.
+ * What a session tab's page did during a render that the cheap export cannot see by reading its
+ * live frames (between renders the tab is frozen, see SessionTab).
  */
 export class RenderStateWatch {
-  /** http(s) origins whose documents ran in the page's frames: committed while watched, or live when it began. */
+  /** http(s) origins whose documents ran in the page's frames, committed while watched. */
   private readonly committed = new Set<string>();
   private popup = false;
   private readonly onNavigated = (frame: Frame): void => {
@@ -23,16 +22,9 @@ export class RenderStateWatch {
   constructor(
     private readonly page: Page,
     private readonly context: BrowserContext,
-    running: Iterable<string> = [],
   ) {
-    for (const origin of running) this.committed.add(origin);
     page.on('framenavigated', this.onNavigated);
     context.on('page', this.onPage);
-  }
-
-  /** A watch of a page that runs on after its render was exported: its live origins count as running. */
-  static following(page: Page, context: BrowserContext): RenderStateWatch {
-    return new RenderStateWatch(page, context, liveOrigins(page));
   }
 
   /**
@@ -44,12 +36,6 @@ export class RenderStateWatch {
     if (this.popup) return true;
     for (const origin of this.committed) if (!live.has(origin)) return true;
     return false;
-  }
-
-  /** Whether an export with only `url`'s origin live would read everything this watch saw run. */
-  coveredBy(url: string): boolean {
-    const origin = httpOrigin(url);
-    return !this.missesChanges(new Set(origin ? [origin] : []));
   }
 
   dispose(): void {
@@ -111,7 +97,7 @@ export class ContextState {
     if (watch.missesChanges(live)) {
       next = canonicalState(await context.storageState());
     } else {
-      const session = await tab.storageSession();
+      const session = await tab.session();
       const origins = [...live];
       const [cookies, ...items] = await Promise.all([context.cookies(), ...origins.map((origin) => localStorageOf(session, origin))]);
       next = {

@@ -121,9 +121,8 @@ export class RenderService implements BeforeApplicationShutdown {
       const upstream = request.proxy ? await this.upstreamOf(request.proxy) : null;
       lease = key ? await this.browsers.leaseContext(key, request.storage_state) : await this.browsers.leaseThrowaway();
       const warm = key ? this.warmContext(lease, request) : null;
-      // The tab before the egress recording: a tab still on its last page may read that page's
-      // state first, and what that page requests meanwhile is not this render's.
-      if (warm) ({ tab, watch: stateWatch } = await this.takeTab(lease.context, warm, request.url));
+      // The tab before the egress recording: what its old page requests as it wakes is not this render's.
+      if (warm) ({ tab, watch: stateWatch } = await this.takeTab(lease.context, warm));
       const egress = this.browsers.egressOf(lease.context);
       egress.route(upstream);
       recording = egress.record();
@@ -204,53 +203,18 @@ export class RenderService implements BeforeApplicationShutdown {
    * The session's tab, woken, with the watch the render's state export goes by; a new tab when
    * it is gone or another render of the session has it.
    */
-  private async takeTab(context: BrowserContext, warm: WarmContext, url: string): Promise<{ tab: SessionTab; watch: RenderStateWatch }> {
+  private async takeTab(context: BrowserContext, warm: WarmContext): Promise<{ tab: SessionTab; watch: RenderStateWatch }> {
     const parked = warm.tab;
     warm.tab = null;
-    if (parked && !parked.closed) {
-      const lingering = await parked.wake();
-      if (!parked.closed) return { tab: parked, watch: await this.carryOn(context, warm, parked, lingering, url) };
-      lingering?.dispose();
-    }
-    const tab = await SessionTab.open(context);
+    if (parked && !parked.closed) await parked.wake();
+    const tab = parked && !parked.closed ? parked : await SessionTab.open(context);
     return { tab, watch: new RenderStateWatch(tab.page, context) };
-  }
-
-  /**
-   * The render's watch over a tab that may still be on its last page (not parked yet), whose
-   * page ran after the last export: the render goes on with the watch that followed it, so the
-   * render's export reads that page's origins too. When the render goes to another origin they
-   * will not be live by then (only Playwright's full storageState, which opens a page per origin,
-   * could read them), so they are read now, while they are.
-   */
-  private async carryOn(
-    context: BrowserContext,
-    warm: WarmContext,
-    tab: SessionTab,
-    lingering: RenderStateWatch | null,
-    url: string,
-  ): Promise<RenderStateWatch> {
-    if (!lingering) return new RenderStateWatch(tab.page, context);
-    if (lingering.coveredBy(url)) return lingering;
-    try {
-      await warm.state.export(context, tab, lingering);
-    } catch {
-      return lingering; // unread: the render's export sees that and reads the whole state
-    }
-    lingering.dispose();
-    return new RenderStateWatch(tab.page, context);
   }
 
   private park(context: BrowserContext, tab: SessionTab): boolean {
     const warm = this.warm.get(context);
     if (!warm || warm.tab || tab.closed) return false;
-    const afterMs = this.config.headless_park_after_ms;
-    if (afterMs === 0) tab.park();
-    else {
-      // The page runs on until the tab is parked: watched from now on, and read just before it is unloaded.
-      const watch = RenderStateWatch.following(tab.page, context);
-      tab.parkAfter(afterMs, watch, () => warm.state.export(context, tab, watch));
-    }
+    tab.park();
     warm.tab = tab;
     return true;
   }

@@ -1,24 +1,32 @@
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
-import type { RenderStateWatch } from './context-state';
+
+/** What a page may run off its own main thread, which disabling its scripts does not stop. */
+const WORKER_TARGETS = [{ type: 'worker' }, { type: 'shared_worker' }];
 
 /**
  * A session context's one tab, kept between renders like a browser tab (opening a page costs
- * more than navigating one, and the tab keeps sessionStorage), and parked on about:blank once
- * its session has not rendered for a moment: the page it showed is unloaded, so nothing of it
- * runs (no timers, scripts or connections) and its DOM costs no memory until the next render of
- * its session navigates the tab again. sessionStorage survives, as it does across navigations
- * in a browser tab. (CDP's Page.setWebLifecycleState 'frozen' was tried first: headless
- * Chromium accepts it and keeps running the page's timers.)
+ * more than navigating one, and the tab keeps sessionStorage), and frozen between them (DESIGN
+ * §5: no script runs): the page it showed stays, with its scripts disabled and its animations
+ * paused, until the next render of its session wakes the tab and navigates it.
  *
- * Parking waits for a moment without a render because unloading is a navigation of its own,
- * which costs Chromium about as much CPU as half a render of a small page (bench P9: ~40 of
- * ~120 ms): parked after every render, a busy session paid it every time.
+ * Freezing costs three CDP calls. Unloading the page (navigating the tab to about:blank) would
+ * stop everything too, but is a navigation of its own: about 40 ms of Chromium CPU per render
+ * of a small page (bench P9), as much again as the render's own navigation. CDP's
+ * Page.setWebLifecycleState 'frozen' would be the web's own freeze, but headless Chromium
+ * accepts it and keeps running the page (its pages never count as hidden). Disabled scripts
+ * stop the page's timers, callbacks and event handlers, not its workers: a page with a worker
+ * is unloaded instead.
+ *
+ * Woken, the old page runs again for the moment until the next render's navigation commits
+ * (its overdue timers, its unload handlers): what it writes then to an origin that render does
+ * not show is not saved, as unload-time writes were not when parking unloaded every page.
  */
 export class SessionTab {
   private parking: Promise<unknown> = Promise.resolve();
-  /** Set while the tab is still on its last render's page, its parking scheduled. */
-  private lingering?: { timer: NodeJS.Timeout; watch: RenderStateWatch };
+  /** Set while the page's scripts are disabled and its animations paused, until wake() undoes it. */
+  private frozen = false;
   private cdp?: Promise<CDPSession>;
+  private contextId?: Promise<string>;
 
   private constructor(readonly page: Page) {}
 
@@ -30,50 +38,57 @@ export class SessionTab {
     return this.page.isClosed();
   }
 
-  /** Parks the tab at once (DESIGN §5's default): not awaited by the render, only by the next wake(). */
+  /** Parks the tab after its render: not awaited by the render, only by the next wake(). */
   park(): void {
-    this.parking = this.unload();
+    this.parking = this.freeze();
   }
 
   /**
-   * Parks the tab once `afterMs` pass without a render (HEADLESS_PARK_AFTER_MS). Until then the
-   * page still runs: `watch` follows it from now on, and `read` (the state export) reads what it
-   * did just before it is unloaded, while its origins are live.
+   * Readies the tab for a render: waits for its parking, and thaws a frozen page so that the
+   * page the render navigates to runs. A tab that cannot be thawed is closed (see `closed`).
    */
-  parkAfter(afterMs: number, watch: RenderStateWatch, read: () => Promise<unknown>): void {
-    const timer = setTimeout(() => {
-      this.lingering = undefined;
-      this.parking = read()
-        .catch(() => undefined)
-        .then(() => {
-          watch.dispose();
-          return this.unload();
-        });
-    }, afterMs);
-    timer.unref(); // a lingering tab never holds the process open
-    this.lingering = { timer, watch };
+  async wake(): Promise<void> {
+    await this.parking;
+    if (this.frozen) await this.thaw().catch(() => this.page.close().catch(() => undefined));
   }
 
-  /**
-   * Readies the tab for a render. A tab still on its last page is taken as it is (its parking
-   * called off): the answer is the watch that followed its page since the last render, for the
-   * render to go on with. Otherwise waits for the parking under way and answers null.
-   */
-  async wake(): Promise<RenderStateWatch | null> {
-    const lingering = this.lingering;
-    this.lingering = undefined;
-    if (lingering) {
-      clearTimeout(lingering.timer);
-      return lingering.watch;
-    }
-    await this.parking.catch(() => undefined);
-    return null;
-  }
-
-  /** The tab's own CDP session, opened on first use and kept with the tab (it reads localStorage). */
-  storageSession(): Promise<CDPSession> {
+  /** The tab's own CDP session, opened on first use and kept with the tab (it reads localStorage, freezes the page). */
+  session(): Promise<CDPSession> {
     this.cdp ??= this.page.context().newCDPSession(this.page);
     return this.cdp;
+  }
+
+  /** Never rejects, as unload(). */
+  private async freeze(): Promise<unknown> {
+    try {
+      const cdp = await this.session();
+      this.frozen = true;
+      // Scripts first: once they are off the page cannot start a worker the check below would miss.
+      await Promise.all([
+        cdp.send('Emulation.setScriptExecutionDisabled', { value: true }),
+        cdp.send('Animation.setPlaybackRate', { playbackRate: 0 }),
+      ]);
+      if (!(await this.runsWorkers(cdp))) return;
+    } catch {
+      // Not frozen for sure: unloaded instead.
+    }
+    return this.unload();
+  }
+
+  private async thaw(): Promise<void> {
+    const cdp = await this.session();
+    await Promise.all([
+      cdp.send('Emulation.setScriptExecutionDisabled', { value: false }),
+      cdp.send('Animation.setPlaybackRate', { playbackRate: 1 }),
+    ]);
+    this.frozen = false;
+  }
+
+  /** Whether a worker of the tab's context runs (one tab per session context: it is this page's). */
+  private async runsWorkers(cdp: CDPSession): Promise<boolean> {
+    this.contextId ??= cdp.send('Target.getTargetInfo').then(({ targetInfo }) => targetInfo.browserContextId ?? '');
+    const [contextId, { targetInfos }] = await Promise.all([this.contextId, cdp.send('Target.getTargets', { filter: WORKER_TARGETS })]);
+    return targetInfos.some((target) => target.browserContextId === contextId);
   }
 
   /** Never rejects: a parking may run after its context is gone (the session closed, shutdown). */
