@@ -1,8 +1,9 @@
 /**
  * Session tabs between renders, on the real Chromium: warm sessions rendering at once start no
  * Chromium processes (each keeps its context's renderer process: no spare renderer churned
- * across contexts, no tab opened or closed per render), and a page whose worker a frozen tab
- * would not stop is unloaded instead (DESIGN §5: no script runs between renders).
+ * across contexts, no tab opened or closed per render); a frozen tab keeps its page until its
+ * session has been quiet for headless_unload_after_seconds; and a page whose worker a frozen tab
+ * would not stop is unloaded at once (DESIGN §5: no script runs between renders).
  */
 import { createHash } from 'node:crypto';
 import { BrowserService } from '../src/headless/browser.service';
@@ -11,6 +12,7 @@ import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/render
 
 jest.setTimeout(60_000);
 
+const UNLOAD_AFTER_SECONDS = 3;
 const key = (name: string): string => createHash('sha256').update(name).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,7 +35,7 @@ describe('session tabs between renders (real Chromium)', () => {
   beforeAll(async () => {
     site = await startSite('127.0.0.2');
     other = await startSite('127.0.0.2'); // another port: another origin
-    r = await startRenderer({ render_timeout_ms: 10_000 });
+    r = await startRenderer({ render_timeout_ms: 10_000, headless_unload_after_seconds: UNLOAD_AFTER_SECONDS });
   });
 
   afterAll(async () => {
@@ -82,5 +84,35 @@ describe('session tabs between renders (real Chromium)', () => {
     expect(next.body.context_reused).toBe(true);
     expect(next.body.html).toContain('<pre id="token">null</pre>');
     await closeContext(session);
+  });
+
+  it('keeps a frozen tab on its page until its session has been quiet a while, then unloads the page', async () => {
+    const session = key('parking-unload');
+    const url = site.url('/static?unload');
+    const cdp = await (await r.app.get(BrowserService).getBrowser()).newBrowserCDPSession();
+    const tabUrl = async (targetId: string): Promise<string | undefined> => {
+      const { targetInfos } = await cdp.send('Target.getTargets');
+      return targetInfos.find((target) => target.targetId === targetId)?.url;
+    };
+    try {
+      expect((await render({ url, context_key: session })).status).toBe(200);
+      const answered = Date.now(); // the unload's wait starts later, once the tab is frozen
+      const { targetInfos } = await cdp.send('Target.getTargets');
+      const tab = targetInfos.find((target) => target.type === 'page' && target.url === url);
+      expect(tab).toBeDefined();
+      await sleep(1000); // parked (an unload would be done by now), but not quiet long enough to unload
+      if (Date.now() - answered < (UNLOAD_AFTER_SECONDS - 0.5) * 1000) expect(await tabUrl(tab!.targetId)).toBe(url);
+      for (const until = Date.now() + 15_000; (await tabUrl(tab!.targetId)) !== 'about:blank' && Date.now() < until; ) await sleep(200);
+      expect(await tabUrl(tab!.targetId)).toBe('about:blank');
+
+      // The same tab serves the next render, whose page's scripts run.
+      const next = await render({ url: site.url('/whoami'), context_key: session });
+      expect(next.body.context_reused).toBe(true);
+      expect(next.body.html).toContain('<pre id="token">null</pre>');
+      expect(await tabUrl(tab!.targetId)).toBe(site.url('/whoami'));
+    } finally {
+      await cdp.detach();
+      await closeContext(session);
+    }
   });
 });

@@ -69,6 +69,8 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(0) headless_max_queue: number;
   @Transform(toInt) @IsInt() @Min(1) headless_max_contexts: number;
   @Transform(toInt) @IsInt() @Min(1) headless_context_idle_seconds: number;
+  /** A frozen session tab whose session has not rendered this long has its page unloaded (0: at once). */
+  @Transform(toInt) @IsInt() @Min(0) headless_unload_after_seconds: number;
 
   /** API → renderer bearer token; the API's embedded renderer makes a random one when empty. */
   @Matches(new RegExp(`^(|\\S{${MIN_TOKEN_LENGTH},})$`), { message: `must be at least ${MIN_TOKEN_LENGTH} characters without spaces` })

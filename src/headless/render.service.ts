@@ -214,7 +214,7 @@ export class RenderService implements BeforeApplicationShutdown {
   private park(context: BrowserContext, tab: SessionTab): boolean {
     const warm = this.warm.get(context);
     if (!warm || warm.tab || tab.closed) return false;
-    tab.park();
+    tab.park(this.config.headless_unload_after_seconds * 1000);
     warm.tab = tab;
     return true;
   }

@@ -7,7 +7,9 @@ const WORKER_TARGETS = [{ type: 'worker' }, { type: 'shared_worker' }];
  * A session context's one tab, kept between renders like a browser tab (opening a page costs
  * more than navigating one, and the tab keeps sessionStorage), and frozen between them (DESIGN
  * §5: no script runs): the page it showed stays, with its scripts disabled and its animations
- * paused, until the next render of its session wakes the tab and navigates it.
+ * paused, until the next render of its session wakes the tab and navigates it, or until its
+ * session has not rendered for a while (HEADLESS_UNLOAD_AFTER_SECONDS): then the page is
+ * unloaded, which frees its memory (a real site's page can hold more than its renderer process).
  *
  * Freezing costs three CDP calls. Unloading the page (navigating the tab to about:blank) would
  * stop everything too, but is a navigation of its own: about 40 ms of Chromium CPU per render
@@ -23,6 +25,7 @@ const WORKER_TARGETS = [{ type: 'worker' }, { type: 'shared_worker' }];
  */
 export class SessionTab {
   private parking: Promise<unknown> = Promise.resolve();
+  private unloadTimer?: NodeJS.Timeout;
   /** Set while the page's scripts are disabled and its animations paused, until wake() undoes it. */
   private frozen = false;
   private cdp?: Promise<CDPSession>;
@@ -38,17 +41,27 @@ export class SessionTab {
     return this.page.isClosed();
   }
 
-  /** Parks the tab after its render: not awaited by the render, only by the next wake(). */
-  park(): void {
-    this.parking = this.freeze();
+  /**
+   * Parks the tab after its render, its page unloaded once `unloadAfterMs` pass without a render:
+   * not awaited by the render, only by the next wake().
+   */
+  park(unloadAfterMs: number): void {
+    this.parking = this.freeze().then((holdsPage) => {
+      if (!holdsPage) return;
+      this.unloadTimer = setTimeout(() => (this.parking = this.unload()), unloadAfterMs);
+      this.unloadTimer.unref(); // a parked tab never holds the process open
+    });
   }
 
   /**
-   * Readies the tab for a render: waits for its parking, and thaws a frozen page so that the
-   * page the render navigates to runs. A tab that cannot be thawed is closed (see `closed`).
+   * Readies the tab for a render: waits for its parking (an unload under way included), and
+   * thaws a frozen page so that the page the render navigates to runs. A tab that cannot be
+   * thawed is closed (see `closed`).
    */
   async wake(): Promise<void> {
     await this.parking;
+    clearTimeout(this.unloadTimer);
+    await this.parking; // the unload, had its timer fired meanwhile
     if (this.frozen) await this.thaw().catch(() => this.page.close().catch(() => undefined));
   }
 
@@ -58,8 +71,8 @@ export class SessionTab {
     return this.cdp;
   }
 
-  /** Never rejects, as unload(). */
-  private async freeze(): Promise<unknown> {
+  /** Whether the frozen tab still holds its page (else it was unloaded). Never rejects, as unload(). */
+  private async freeze(): Promise<boolean> {
     try {
       const cdp = await this.session();
       this.frozen = true;
@@ -68,11 +81,12 @@ export class SessionTab {
         cdp.send('Emulation.setScriptExecutionDisabled', { value: true }),
         cdp.send('Animation.setPlaybackRate', { playbackRate: 0 }),
       ]);
-      if (!(await this.runsWorkers(cdp))) return;
+      if (!(await this.runsWorkers(cdp))) return true;
     } catch {
       // Not frozen for sure: unloaded instead.
     }
-    return this.unload();
+    await this.unload();
+    return false;
   }
 
   private async thaw(): Promise<void> {
@@ -91,7 +105,10 @@ export class SessionTab {
     return targetInfos.some((target) => target.browserContextId === contextId);
   }
 
-  /** Never rejects: a parking may run after its context is gone (the session closed, shutdown). */
+  /**
+   * Never rejects: a parking may run after its context is gone (the session closed, shutdown).
+   * A frozen page's unload handlers do not run (its scripts are off).
+   */
   private unload(): Promise<unknown> {
     return this.page
       .goto('about:blank')
