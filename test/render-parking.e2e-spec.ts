@@ -12,7 +12,8 @@ import { RENDERER_TOKEN, startRenderer, StartedRenderer } from './support/render
 
 jest.setTimeout(60_000);
 
-const UNLOAD_AFTER_SECONDS = 3;
+/** Long enough for the tests of freezing to end before a frozen page would be unloaded anyway. */
+const UNLOAD_AFTER_SECONDS = 8;
 const key = (name: string): string => createHash('sha256').update(name).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,8 +35,12 @@ describe('session tabs between renders (real Chromium)', () => {
 
   beforeAll(async () => {
     site = await startSite('127.0.0.2');
-    other = await startSite('127.0.0.2'); // another port: another origin
-    r = await startRenderer({ render_timeout_ms: 10_000, headless_unload_after_seconds: UNLOAD_AFTER_SECONDS });
+    other = await startSite('127.0.0.3'); // another site: its frames run in a renderer process of their own
+    r = await startRenderer({
+      render_timeout_ms: 10_000,
+      headless_unload_after_seconds: UNLOAD_AFTER_SECONDS,
+      render_allowed_hosts: ['127.0.0.2', '127.0.0.3'],
+    });
   });
 
   afterAll(async () => {
@@ -66,18 +71,26 @@ describe('session tabs between renders (real Chromium)', () => {
     }
   });
 
-  it.each(['dedicated', 'shared'])("stops a page's %s worker between renders: the tab is unloaded", async (kind) => {
-    const session = key(`parking-worker-${kind}`);
-    const first = await render({
-      url: site.url(`/worker-ticker?kind=${kind}`),
-      context_key: session,
-      actions: [{ type: 'wait_for_js', expr: 'window.ticking === true', timeout_ms: 5000 }],
-    });
+  // What the page's disabled scripts would not stop: the tab is unloaded instead of frozen.
+  const apart = {
+    'dedicated worker': () => ({ ticking: site, url: site.url('/worker-ticker'), ready: 'window.ticking === true' }),
+    'shared worker': () => ({ ticking: site, url: site.url('/worker-ticker?kind=shared'), ready: 'window.ticking === true' }),
+    "another site's frame": () => ({
+      ticking: other,
+      url: site.url(`/frame?src=${encodeURIComponent(other.url('/ticker'))}`),
+      ready: 'document.querySelector("iframe").contentWindow.length === 0', // loaded (then it ticks)
+    }),
+  };
+  it.each(Object.keys(apart))("stops a page's %s between renders: the tab is unloaded", async (kind) => {
+    const { ticking, url, ready } = apart[kind as keyof typeof apart]();
+    const session = key(`parking-apart-${kind}`);
+    const first = await render({ url, context_key: session, actions: [{ type: 'wait_for_js', expr: ready, timeout_ms: 5000 }] });
     expect(first.status).toBe(200);
-    await site.waitForQuiet('/tick'); // parked (unloading takes a moment, and so does a shared worker's end)
-    const parked = site.hits('/tick');
-    await sleep(1500); // 150 ticks if the worker ran
-    expect(site.hits('/tick') - parked).toBe(0);
+    await ticking.waitForHits('/tick', ticking.hits('/tick') + 1); // running
+    await ticking.waitForQuiet('/tick', 3000); // parked (unloading takes a moment, and so does a shared worker's end)
+    const parked = ticking.hits('/tick');
+    await sleep(1500); // 150 ticks if it ran
+    expect(ticking.hits('/tick') - parked).toBe(0);
 
     // Unloaded, not frozen: the next render's page runs as on any tab.
     const next = await render({ url: site.url('/whoami'), context_key: session });

@@ -1,7 +1,10 @@
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 
-/** What a page may run off its own main thread, which disabling its scripts does not stop. */
-const WORKER_TARGETS = [{ type: 'worker' }, { type: 'shared_worker' }];
+/**
+ * What of a page runs where disabling its scripts does not reach: workers, and frames of other
+ * sites (out-of-process iframes, each in a renderer of its own).
+ */
+const APART_TARGETS = [{ type: 'worker' }, { type: 'shared_worker' }, { type: 'iframe' }];
 
 /**
  * A session context's one tab, kept between renders like a browser tab (opening a page costs
@@ -16,8 +19,8 @@ const WORKER_TARGETS = [{ type: 'worker' }, { type: 'shared_worker' }];
  * of a small page (bench P9), as much again as the render's own navigation. CDP's
  * Page.setWebLifecycleState 'frozen' would be the web's own freeze, but headless Chromium
  * accepts it and keeps running the page (its pages never count as hidden). Disabled scripts
- * stop the page's timers, callbacks and event handlers, not its workers: a page with a worker
- * is unloaded instead.
+ * stop the page's timers, callbacks and event handlers, not its workers nor its frames of other
+ * sites: a page with either is unloaded instead.
  *
  * Woken, the old page runs again for the moment until the next render's navigation commits
  * (its overdue timers, its unload handlers): what it writes then to an origin that render does
@@ -76,12 +79,12 @@ export class SessionTab {
     try {
       const cdp = await this.session();
       this.frozen = true;
-      // Scripts first: once they are off the page cannot start a worker the check below would miss.
+      // Scripts first: once they are off the page cannot start a worker or frame the check below would miss.
       await Promise.all([
         cdp.send('Emulation.setScriptExecutionDisabled', { value: true }),
         cdp.send('Animation.setPlaybackRate', { playbackRate: 0 }),
       ]);
-      if (!(await this.runsWorkers(cdp))) return true;
+      if (!(await this.runsApart(cdp))) return true;
     } catch {
       // Not frozen for sure: unloaded instead.
     }
@@ -98,10 +101,10 @@ export class SessionTab {
     this.frozen = false;
   }
 
-  /** Whether a worker of the tab's context runs (one tab per session context: it is this page's). */
-  private async runsWorkers(cdp: CDPSession): Promise<boolean> {
+  /** Whether the tab's context runs anything apart from the page (one tab per session context: it is this page's). */
+  private async runsApart(cdp: CDPSession): Promise<boolean> {
     this.contextId ??= cdp.send('Target.getTargetInfo').then(({ targetInfo }) => targetInfo.browserContextId ?? '');
-    const [contextId, { targetInfos }] = await Promise.all([this.contextId, cdp.send('Target.getTargets', { filter: WORKER_TARGETS })]);
+    const [contextId, { targetInfos }] = await Promise.all([this.contextId, cdp.send('Target.getTargets', { filter: APART_TARGETS })]);
     return targetInfos.some((target) => target.browserContextId === contextId);
   }
 
