@@ -44,16 +44,19 @@ async function startRenderer(overrides: Partial<Record<keyof AppConfig, unknown>
 
 describe('headless renderer (real Chromium)', () => {
   let site: Site;
+  let other: Site; // another site: its frames in a page of `site` run out of process
   let r: Renderer;
 
   beforeAll(async () => {
     site = await startSite('127.0.0.2');
-    r = await startRenderer({ render_timeout_ms: 10_000 });
+    other = await startSite('127.0.0.3');
+    r = await startRenderer({ render_timeout_ms: 10_000, render_allowed_hosts: ['127.0.0.2', '127.0.0.3'] });
   });
 
   afterAll(async () => {
     await r?.app.close();
     await site?.close();
+    await other?.close();
   });
 
   it('renders a page', async () => {
@@ -213,6 +216,22 @@ describe('headless renderer (real Chromium)', () => {
       { origin: new URL(site.url('/')).origin, localStorage: [{ name: 'n', value: expect.any(String) }] },
     ]);
     await r.closeContext(key('e2e-seq'));
+  });
+
+  it("exports the state of a page showing another site's frame (out of process: the page's CDP session cannot read it)", async () => {
+    const url = site.url(`/frame?src=${encodeURIComponent(other.url('/login'))}`);
+    const res = await r.post({
+      url,
+      context_key: key('e2e-oopif'),
+      actions: [
+        { type: 'js', code: "localStorage.setItem('top', '1')" },
+        { type: 'wait_for_js', expr: 'document.querySelector("iframe").contentWindow.length === 0' },
+      ],
+    });
+    expect(res.status).toBe(200); // was a 500: "Frame not found for the given storage id"
+    // The frame's own write was refused (Chromium denies third-party frames localStorage), so it has none.
+    expect(res.body.storage_state.origins).toEqual([{ origin: new URL(site.url('/')).origin, localStorage: [{ name: 'top', value: '1' }] }]);
+    await r.closeContext(key('e2e-oopif'));
   });
 
   it('answers the parts form when asked: the state only when it changed or is newer than the caller\'s', async () => {

@@ -32,7 +32,7 @@ export class RenderStateWatch {
    * longer live (a script redirect through it, a removed iframe) and may have written its
    * localStorage, or a popup ran (it is closed at once, but may have run a script first).
    */
-  missesChanges(live: ReadonlySet<string>): boolean {
+  missesChanges(live: { has(origin: string): boolean }): boolean {
     if (this.popup) return true;
     for (const origin of this.committed) if (!live.has(origin)) return true;
     return false;
@@ -93,31 +93,40 @@ export class ContextState {
 
   private async read(context: BrowserContext, tab: SessionTab, watch: RenderStateWatch): Promise<StateReading> {
     const live = liveOrigins(tab.page);
-    let next: StorageState;
-    if (watch.missesChanges(live)) {
-      next = canonicalState(await context.storageState());
-    } else {
-      const session = await tab.session();
-      const origins = [...live];
-      const [cookies, ...items] = await Promise.all([context.cookies(), ...origins.map((origin) => localStorageOf(session, origin))]);
-      next = {
-        cookies: sortCookies(cookies),
-        origins: mergeLocalStorage(this.known.state.origins, new Map(origins.map((origin, i) => [origin, items[i]]))),
-      };
-    }
+    const next =
+      (!watch.missesChanges(live) && (await this.readLive(context, tab, live).catch(() => null))) ||
+      canonicalState(await context.storageState());
     const json = JSON.stringify(next);
     if (json === this.known.json) return { known: this.known, changed: false };
     this.known = { state: next, json, seq: this.known.seq + 1 };
     return { known: this.known, changed: true };
   }
+
+  /**
+   * Cookies over CDP, and the localStorage of the origins live in the page's frames: through the
+   * page's CDP session, or for an origin live only in a frame of another site (out of process,
+   * which the page's session cannot read: "Frame not found for the given storage id") through
+   * that frame's own.
+   */
+  private async readLive(context: BrowserContext, tab: SessionTab, live: ReadonlyMap<string, Frame>): Promise<StorageState> {
+    const session = await tab.session();
+    const origins = [...live.keys()];
+    const read = (origin: string): Promise<StorageItem[]> =>
+      localStorageOf(session, origin).catch(() => localStorageInFrame(context, live.get(origin)!, origin));
+    const [cookies, ...items] = await Promise.all([context.cookies(), ...origins.map(read)]);
+    return {
+      cookies: sortCookies(cookies),
+      origins: mergeLocalStorage(this.known.state.origins, new Map(origins.map((origin, i) => [origin, items[i]]))),
+    };
+  }
 }
 
-/** The http(s) origins of the page's frames now (about:blank, data: and other opaque ones left out). */
-function liveOrigins(page: Page): Set<string> {
-  const origins = new Set<string>();
+/** The http(s) origins of the page's frames now, each with a frame showing it (about:blank, data: and other opaque ones left out). */
+function liveOrigins(page: Page): Map<string, Frame> {
+  const origins = new Map<string, Frame>();
   for (const frame of page.frames()) {
     const origin = httpOrigin(frame.url());
-    if (origin) origins.add(origin);
+    if (origin && !origins.has(origin)) origins.set(origin, frame);
   }
   return origins;
 }
@@ -138,4 +147,14 @@ function httpOrigin(url: string): string | null {
 async function localStorageOf(session: CDPSession, origin: string): Promise<StorageItem[]> {
   const { entries } = await session.send('DOMStorage.getDOMStorageItems', { storageId: { securityOrigin: origin, isLocalStorage: true } });
   return entries.map(([name, value]) => ({ name, value }));
+}
+
+/** An origin's localStorage read through the CDP session of a frame running out of process. */
+async function localStorageInFrame(context: BrowserContext, frame: Frame, origin: string): Promise<StorageItem[]> {
+  const session = await context.newCDPSession(frame);
+  try {
+    return await localStorageOf(session, origin);
+  } finally {
+    await session.detach().catch(() => undefined);
+  }
 }
