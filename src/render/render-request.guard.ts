@@ -22,9 +22,9 @@ export class RenderRequestGuard implements CanActivate {
   }
 
   /**
-   * Replaces the body with the validated RenderDto, or throws the 400/422. A body the compiled
-   * check takes is used as it is; any other goes through the ValidationPipe, whose errors are
-   * the answer.
+   * Replaces the body with the validated RenderDto, or throws the 400/422. Also called by the
+   * direct render route (render.route.ts). A body the compiled check takes is used as it is; any
+   * other goes through the ValidationPipe, whose errors are the answer.
    */
   async admit(request: FastifyRequest): Promise<void> {
     const body = request.body ?? {};
