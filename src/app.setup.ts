@@ -12,6 +12,7 @@ import { routeUpgradeRequests } from './common/websocket-upgrade';
 import { createValidationPipe } from './common/validation';
 import { errorBody, HttpExceptionFilter } from './common/http-exception.filter';
 import { AppConfig } from './config/app-config';
+import { serveRendersDirectly } from './render/render.route';
 import { serveSessionReadsDirectly } from './session/session-read.route';
 
 export function createAdapter(config: AppConfig): FastifyAdapter {
@@ -47,6 +48,7 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   const errors = new HttpExceptionFilter();
   app.useGlobalFilters(errors);
   serveSessionReadsDirectly(app, errors);
+  serveRendersDirectly(app, errors);
   const fastify = app.getHttpAdapter().getInstance();
   // Callback style: an async hook would cost a promise per request. Headers set here are on
   // every answer: handlers, errors, 404s.

@@ -1,10 +1,8 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { RouteOptions } from 'fastify';
-import pino from 'pino';
-import { configureApp } from '../src/app.setup';
-import { loggerFor } from '../src/common/logger';
 import { bootApp, BootedApp, ConfigOverrides, FakeClock, InjectRequest } from './support/app';
+import { expectSameAnswer, withNestPipeline } from './support/nest-pipeline';
 import { closedPort } from './support/ports';
+import { captureLogLines } from './support/request-log';
 
 /**
  * GET /v1/sessions/:id is served without Nest's per-request pipeline
@@ -22,18 +20,6 @@ const OTHER_KEY = 'key-read-route-0002';
 const ID = 'rpc_read_route_1';
 const OTHERS = 'rpc_read_route_other';
 
-/** configureApp, with Nest's handler restored on the route session-read.route.ts takes over. */
-function withNestPipeline(app: NestFastifyApplication): void {
-  const fastify = app.getHttpAdapter().getInstance();
-  const nestHandlers = new Map<string, RouteOptions['handler']>();
-  const key = (route: RouteOptions) => `${String(route.method)} ${route.url}`;
-  fastify.addHook('onRoute', (route) => void nestHandlers.set(key(route), route.handler));
-  configureApp(app);
-  fastify.addHook('onRoute', (route) => {
-    route.handler = nestHandlers.get(key(route)) ?? route.handler;
-  });
-}
-
 interface Booted {
   t: BootedApp;
   /** Request log lines written since the last call, without what differs between runs. */
@@ -49,23 +35,7 @@ async function boot(setup?: (app: NestFastifyApplication) => void): Promise<Boot
     headless_token: 'read-route-token',
   };
   const t = await bootApp(overrides, { clock: new FakeClock(T0), setup });
-  const stream = (loggerFor(t.config) as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { write(line: string): boolean };
-  const lines: string[] = [];
-  jest.spyOn(stream, 'write').mockImplementation((line: string) => lines.push(line) > 0);
-  return {
-    t,
-    logLines: () =>
-      lines.splice(0).flatMap((chunk) =>
-        chunk
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => {
-            // Wall-clock time, process and timing: the only fields two runs cannot share.
-            const { time, pid, hostname, ms, ...rest } = JSON.parse(line) as Record<string, unknown>;
-            return rest;
-          }),
-      ),
-  };
+  return { t, logLines: captureLogLines(t.config) };
 }
 
 const auth = (key = KEY) => ({ authorization: `Bearer ${key}` });
@@ -133,12 +103,7 @@ describe('GET /v1/sessions/:id outside Nest pipeline', () => {
         expect({ ...a.body, request_id: undefined }).toEqual({ ...b.body, request_id: undefined });
         expect(minted(a)).toEqual(minted(b));
       } else {
-        expect(a.status).toBe(b.status);
-        expect(a.headers).toEqual({ ...b.headers, date: a.headers.date });
-        expect(a.text).toBe(b.text);
-        const lines = direct.logLines();
-        expect(lines).toHaveLength(1);
-        expect(lines).toEqual(nest.logLines());
+        expectSameAnswer(a, b, direct.logLines, nest.logLines);
       }
     },
   );

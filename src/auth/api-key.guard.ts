@@ -77,7 +77,7 @@ export class ApiKeyGuard implements CanActivate {
   /**
    * Sets `request.tenant` from the presented key (header, else `queryToken` where the route
    * accepts one), or throws the 401. Also called by the routes served outside Nest's pipeline
-   * (session/session-read.route.ts), so every route checks its key the one way.
+   * (common/direct-route.ts), so every route checks its key the one way.
    */
   authenticate(request: FastifyRequest, reply: FastifyReply, queryToken?: string): void {
     if (!this.keys.enabled) return;

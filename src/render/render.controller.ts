@@ -18,6 +18,8 @@ export class RenderController {
   constructor(private readonly rpc: RpcClient) {}
 
   @Post()
+  // The hot render path: run without Nest's per-request pipeline (render.route.ts, which runs
+  // these guards and calls this method).
   @HttpCode(200)
   @UseGuards(RenderRequestGuard, TenantConcurrencyGuard, RequestLimitGuard)
   @ApiOperation({ summary: 'Render a page, optionally in a session (its browser state is kept)' })

@@ -20,9 +20,15 @@ export class TenantConcurrencyGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.max === 0) return true;
     const http = context.switchToHttp();
-    const tenant = tenantOf(http.getRequest<FastifyRequest>());
+    this.enter(http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
+    return true;
+  }
+
+  /** Takes a slot for the request's tenant, or throws the 429. Also called by the direct render route (render.route.ts). */
+  enter(request: FastifyRequest, reply: FastifyReply): void {
+    if (this.max === 0) return;
+    const tenant = tenantOf(request);
     const running = this.inFlight.get(tenant) ?? 0;
     if (running >= this.max) {
       // A render takes seconds; one second is a fair first wait.
@@ -32,8 +38,7 @@ export class TenantConcurrencyGuard implements CanActivate {
       );
     }
     this.inFlight.set(tenant, running + 1);
-    http.getResponse<FastifyReply>().raw.once('close', () => this.release(tenant));
-    return true;
+    reply.raw.once('close', () => this.release(tenant));
   }
 
   private release(tenant: string): void {

@@ -33,10 +33,17 @@ export class RequestLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
-    const request = http.getRequest<FastifyRequest>();
-    const reply = http.getResponse<FastifyReply>();
+    await this.reserve(http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
+    return true;
+  }
+
+  /**
+   * Sets `request.reservation` for a body with a session id, or throws (409, 429…). Also called
+   * by the direct render route (render/render.route.ts).
+   */
+  async reserve(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const sessionId = (request.body as { session_id?: string } | undefined)?.session_id;
-    if (!sessionId) return true;
+    if (!sessionId) return;
     const tenant = tenantOf(request);
     await awaitSessionFree(this.locks, tenant, sessionId);
     try {
@@ -44,7 +51,6 @@ export class RequestLimitGuard implements CanActivate {
       const max = session.config.maxRequests;
       if (max > 0) reply.header('RateLimit-Limit', max).header('RateLimit-Remaining', Math.max(0, max - session.requestCount));
       request.reservation = { tenant, session, storageState };
-      return true;
     } catch (err) {
       if (err instanceof RequestLimitReached) reply.header('RateLimit-Limit', err.max).header('RateLimit-Remaining', 0);
       throw err;

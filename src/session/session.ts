@@ -215,6 +215,8 @@ export function percentile(samples: readonly number[], q: number): number | null
 /** Nearest-rank percentiles of unsorted samples, sorted once for all of them; nulls when there are none. */
 export function percentiles(samples: readonly number[], qs: readonly number[]): (number | null)[] {
   if (samples.length === 0) return qs.map(() => null);
-  const sorted = [...samples].sort((a, b) => a - b);
+  // A typed array sorts numerically in native code: a JS comparator costs a call per comparison
+  // (about 3 % of the API's instructions per session render, callgrind, issue 10).
+  const sorted = Float64Array.from(samples).sort();
   return qs.map((q) => sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]);
 }
