@@ -1,8 +1,12 @@
 /**
  * How a CDP connection ends (DESIGN §3 "CDP sessions"), on real time: an auto-renew session
  * never expires while connected; without auto-renew the connection is closed at expiry (1008);
- * DELETE closes it (1008); no client message for CDP_IDLE_SECONDS closes it (pings do not count).
+ * DELETE closes it (1008); no client message for CDP_IDLE_SECONDS closes it (pings do not count);
+ * an auto-renew session does not expire while its browser starts, however long that takes.
  */
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { auth, CdpStack, closed, startCdpStack } from './support/cdp';
 
@@ -85,5 +89,43 @@ describe('CDP: connection lifetime', () => {
     expect(end).toEqual({ code: 1008, reason: `idle for ${IDLE_SECONDS} s` });
     expect(Date.now() - started).toBeGreaterThanOrEqual(IDLE_SECONDS * 1000 - 100);
     expect(Date.now() - started).toBeLessThan(IDLE_SECONDS * 1000 + 2000);
+  });
+});
+
+describe('CDP: a browser slower to start than the session lives', () => {
+  const LAUNCH_DELAY_S = 3;
+  let dir: string;
+  let stack: CdpStack;
+
+  beforeAll(async () => {
+    // The renderer's Chromium, started LAUNCH_DELAY_S late: a busy machine's launch.
+    dir = mkdtempSync(join(tmpdir(), 'riptide-slow-chromium-'));
+    const chromium = join(dir, 'chromium');
+    writeFileSync(chromium, `#!/bin/sh\nsleep ${LAUNCH_DELAY_S}\nexec ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} "$@"\n`);
+    chmodSync(chromium, 0o755);
+    stack = await startCdpStack({}, { chromium_path: chromium });
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps an auto-renew session alive while its browser starts', async () => {
+    const created = await stack.api.inject({ method: 'POST', url: '/v1/sessions', headers: auth(), payload: { session_id: 'slow', ttl_seconds: 2, auto_renew: true } });
+    expect(created.status).toBe(201);
+    const started = Date.now();
+    const socket = new WebSocket(stack.cdpUrl('slow'), { headers: auth() });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LAUNCH_DELAY_S * 1000); // outlived the TTL
+    let closedEarly: string | null = null;
+    socket.once('close', (code, reason) => (closedEarly = `${code} ${reason.toString()}`));
+    socket.send(JSON.stringify({ id: 1, method: 'Browser.getVersion' }));
+    await new Promise((r) => setTimeout(r, 1000)); // the connection's own first look at the session
+    expect(closedEarly).toBeNull();
+    expect((await stack.api.inject({ url: '/v1/sessions/slow', headers: auth() })).status).toBe(200);
+    const done = closed(socket);
+    socket.close();
+    await done;
   });
 });

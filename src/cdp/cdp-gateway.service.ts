@@ -57,6 +57,8 @@ interface Prepared {
 }
 
 const liveKey = (tenant: string, id: string): string => `${tenant}\0${id}`;
+/** How often a session is looked at: min(30 s, ttl/6) (see watchDelay). */
+const touchEvery = (session: Session): number => Math.min(TOUCH_EVERY_MS, (session.config.ttlSeconds * 1000) / 6);
 
 /**
  * `GET /v1/sessions/:id/cdp`: a client's own Playwright or Puppeteer driving its session's
@@ -150,6 +152,7 @@ export class CdpGateway implements OnModuleInit, BeforeApplicationShutdown {
     }
     const { session, storageState } = reserved;
     const key = this.renderers.keyOf(session);
+    const starting = this.keepAliveWhileStarting(session);
     let renderer: Renderer | undefined;
     try {
       renderer = await this.renderers.start(
@@ -161,13 +164,38 @@ export class CdpGateway implements OnModuleInit, BeforeApplicationShutdown {
         request.id,
       );
       const upstream = await this.renderers.open(renderer, key);
-      return { session, renderer, key, upstream };
+      return { session: starting.stop(), renderer, key, upstream };
     } catch (err) {
+      starting.stop();
       if (renderer) void this.renderers.end(renderer, key);
       this.metrics.rejected(err instanceof CdpCapacityReached ? 'capacity' : 'error');
       await this.refund(tenant, id);
       throw err;
     }
+  }
+
+  /**
+   * Touches an auto-renew session while its browser starts, as the connection will once it is
+   * open: a launch on a busy renderer can outlast a short TTL. stop() answers the session as
+   * last touched.
+   */
+  private keepAliveWhileStarting(session: Session): { stop(): Session } {
+    if (!session.config.autoRenew) return { stop: () => session };
+    let latest = session;
+    const timer = setInterval(() => {
+      this.sessions.touch(session.tenant, session.id).then(
+        (touched) => {
+          if (touched.incarnation === session.incarnation) latest = touched;
+        },
+        () => undefined, // gone or backend away: the connection's own watch decides once it is open
+      );
+    }, touchEvery(session));
+    return {
+      stop: () => {
+        clearInterval(timer);
+        return latest;
+      },
+    };
   }
 
   /** Keeps the connection's lease and session alive until it ends, then saves its state. */
@@ -222,9 +250,8 @@ export class CdpGateway implements OnModuleInit, BeforeApplicationShutdown {
    * expire — and no later than its expiry without auto-renew.
    */
   private watchDelay(live: Live): number {
-    const { config } = live.session;
-    const every = Math.min(TOUCH_EVERY_MS, (config.ttlSeconds * 1000) / 6);
-    return config.autoRenew ? every : Math.max(0, Math.min(every, live.expiresAt - this.clock.now()));
+    const every = touchEvery(live.session);
+    return live.session.config.autoRenew ? every : Math.max(0, Math.min(every, live.expiresAt - this.clock.now()));
   }
 
   /** Touches an auto-renew session, checks on another; false (and closed) once it is gone. */
