@@ -128,4 +128,36 @@ describe('session tabs between renders (real Chromium)', () => {
       await closeContext(session);
     }
   });
+
+  it("pauses a frozen page's animations, and runs them again for the next render", async () => {
+    const session = key('parking-animations');
+    const url = site.url('/static?animations');
+    expect((await render({ url, context_key: session })).status).toBe(200);
+    const browser = await r.app.get(BrowserService).getBrowser();
+    const tab = browser
+      .contexts()
+      .flatMap((context) => context.pages())
+      .find((page) => page.url() === url)!;
+    // The document timeline's rate, as any CDP client of the page reads it.
+    const cdp = await tab.context().newCDPSession(tab);
+    const rate = async (): Promise<number> => (await cdp.send('Animation.getPlaybackRate')).playbackRate;
+    try {
+      for (const until = Date.now() + 5000; (await rate()) !== 0 && Date.now() < until; ) await sleep(100); // freezing
+      expect(await rate()).toBe(0);
+      // Woken: an animation the next render starts runs (its clock would stand still at rate 0).
+      // The same document (a fragment navigation), whose timeline the freeze slowed to rate 0.
+      const next = await render({
+        url: `${url}#woken`,
+        context_key: session,
+        actions: [
+          { type: 'js', code: 'document.body.animate([{ opacity: 0 }, { opacity: 1 }], { duration: 60000 })' },
+          { type: 'wait_for_js', expr: 'document.getAnimations()[0].currentTime > 200', timeout_ms: 3000 },
+        ],
+      });
+      expect([next.status, next.body.action_error]).toEqual([200, null]);
+    } finally {
+      await cdp.detach();
+      await closeContext(session);
+    }
+  });
 });

@@ -80,10 +80,7 @@ export class SessionTab {
       const cdp = await this.session();
       this.frozen = true;
       // Scripts first: once they are off the page cannot start a worker or frame the check below would miss.
-      await Promise.all([
-        cdp.send('Emulation.setScriptExecutionDisabled', { value: true }),
-        cdp.send('Animation.setPlaybackRate', { playbackRate: 0 }),
-      ]);
+      await setFrozen(cdp, true);
       if (!(await this.runsApart(cdp))) return true;
     } catch {
       // Not frozen for sure: unloaded instead.
@@ -93,11 +90,7 @@ export class SessionTab {
   }
 
   private async thaw(): Promise<void> {
-    const cdp = await this.session();
-    await Promise.all([
-      cdp.send('Emulation.setScriptExecutionDisabled', { value: false }),
-      cdp.send('Animation.setPlaybackRate', { playbackRate: 1 }),
-    ]);
+    await setFrozen(await this.session(), false);
     this.frozen = false;
   }
 
@@ -118,4 +111,12 @@ export class SessionTab {
       .catch(() => this.page.close())
       .catch(() => undefined);
   }
+}
+
+/** Disables (or enables again) the page's scripts, and pauses (or resumes) its animations. */
+async function setFrozen(cdp: CDPSession, frozen: boolean): Promise<void> {
+  await Promise.all([
+    cdp.send('Emulation.setScriptExecutionDisabled', { value: frozen }),
+    cdp.send('Animation.setPlaybackRate', { playbackRate: frozen ? 0 : 1 }),
+  ]);
 }
