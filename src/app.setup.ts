@@ -5,7 +5,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { setSecurityHeaders } from './auth/security-headers';
 import { closeConnectionsOnShutdown } from './common/drain';
-import { loggerFor, RequestLogController } from './common/logger';
+import { loggerFor, requestLogFor } from './common/logger';
+import { requestLogger } from './common/request-logger';
 import { genRequestId } from './common/request-id';
 import { httpTimeouts } from './common/http-timeouts';
 import { routeUpgradeRequests } from './common/websocket-upgrade';
@@ -16,10 +17,10 @@ import { serveRendersDirectly } from './render/render.route';
 import { serveSessionReadsDirectly } from './session/session-read.route';
 
 export function createAdapter(config: AppConfig): FastifyAdapter {
-  const logger = loggerFor(config);
   return new FastifyAdapter({
-    loggerInstance: logger,
-    logController: new RequestLogController(logger),
+    loggerInstance: loggerFor(config),
+    logController: requestLogFor(config),
+    childLoggerFactory: requestLogger,
     bodyLimit: config.body_limit_bytes,
     ...httpTimeouts(config),
     // Session ids are up to 128 characters; longer ones must reach validation for a clear 400.
@@ -60,8 +61,8 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
   closeConnectionsOnShutdown(fastify);
   // GET /v1/sessions/:id/cdp upgrades to a WebSocket through the ordinary route pipeline.
   routeUpgradeRequests(fastify);
-  // process.exit after the shutdown hooks (not re-raising the signal): pino flushes the
-  // request log it batches (common/logger.ts) on the process's 'exit' event.
+  // process.exit after the shutdown hooks (not re-raising the signal): the request log's
+  // gathered lines are written on the process's 'exit' event (common/log-batch.ts).
   app.enableShutdownHooks(undefined, { useProcessExit: true });
 
   const document = SwaggerModule.createDocument(
