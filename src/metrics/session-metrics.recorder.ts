@@ -21,6 +21,7 @@ import type {
   StateSnapshot,
 } from '../session/session';
 import { AppMetricsRegistry } from './app-metrics.registry';
+import { HistogramSeries, LabelledHistogram } from './labelled-histogram';
 
 /** Why a session could not take a request or be created (429 request limit / tenant quota, 503 capacity). */
 export type LimitRejectionReason = 'request_limit' | 'tenant_quota' | 'capacity' | 'bytes_quota';
@@ -40,7 +41,7 @@ export class SessionMetricsRecorder {
   private readonly requests: Counter;
   private readonly rejections: Counter<'reason'>;
   private readonly cleanupDuration: Histogram<'outcome'>;
-  private readonly backendDuration: Histogram<'operation'>;
+  private readonly backendDuration: LabelledHistogram<'operation'>;
   private readonly backendErrors: Counter<'operation'>;
 
   constructor(registry: AppMetricsRegistry) {
@@ -64,10 +65,11 @@ export class SessionMetricsRecorder {
       buckets: CLEANUP_BUCKETS,
       registers,
     });
-    this.backendDuration = new Histogram({
+    // Observed on every request (the session read path among them): see LabelledHistogram.
+    this.backendDuration = new LabelledHistogram({
       name: 'riptide_session_backend_operation_duration_seconds',
       help: 'Duration of session backend operations, by operation (create, get, reserveRequest, sweep, ping...).',
-      labelNames: ['operation'],
+      labelName: 'operation',
       buckets: BACKEND_BUCKETS,
       registers,
     });
@@ -105,7 +107,7 @@ export class SessionMetricsRecorder {
   backendOperation(operation: keyof SessionBackend): BackendOperationTimer {
     const errors = this.backendErrors.labels({ operation });
     errors.inc(0);
-    return new BackendOperationTimer(this.backendDuration.labels({ operation }), errors);
+    return new BackendOperationTimer(this.backendDuration.labels(operation), errors);
   }
 
 }
@@ -113,7 +115,7 @@ export class SessionMetricsRecorder {
 /** Times one backend operation: `time(performance.now(), backend.op(...))` (the clock is read first). */
 export class BackendOperationTimer {
   constructor(
-    private readonly duration: Histogram.Internal<'operation'>,
+    private readonly duration: HistogramSeries,
     private readonly errors: Counter.Internal,
   ) {}
 
