@@ -80,9 +80,10 @@ export class RequestLogController extends LogController {
 
   private completedLine(request: FastifyRequest, reply: FastifyReply): string {
     const { method, url, status, ms } = requestLine(request, reply);
+    // The method is a token Node's HTTP parser accepted (letters only): it needs no escaping.
     return (
       `{"level":${this.info},"time":${Date.now()}${this.base},"request_id":${JSON.stringify(request.id)},` +
-      `"method":${JSON.stringify(method)},"url":${JSON.stringify(url)},"status":${status},"ms":${ms},"msg":"request completed"}\n`
+      `"method":"${method}","url":${JSON.stringify(url)},"status":${status},"ms":${ms},"msg":"request completed"}\n`
     );
   }
 }

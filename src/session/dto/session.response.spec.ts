@@ -41,6 +41,7 @@ describe('SESSION_RESPONSE_SCHEMA', () => {
         metadata: { team: 'a', 'key with "quotes"': 'värde\\' },
       },
     ],
+    ['an id of every character ids may hold, a time past year 9999', { ...session, id: 'Az09._:-', expiresAt: 8.64e15 }],
     ['a proxy without username, remaining requests exhausted', { ...session, config: { ...config, maxRequests: 2, proxy: { server: 'socks5://p:1' } }, requestCount: 5 }],
   ])('serializes %s to the bytes JSON.stringify gives', (_, s: Session) => {
     const response = toSessionResponse(s);

@@ -46,6 +46,12 @@ export type SessionResponse = ReturnType<typeof toSessionResponse>;
 const nullable = (type: string) => ({ type: [type, 'null'] });
 /** Numbers stay `number`, never `integer`: fast-json-stringify would round a non-integer one. */
 const number = { type: 'number' };
+/**
+ * A string that never holds a character JSON escapes: written as it is, without
+ * fast-json-stringify's per-character escape scan. Only for session ids (validated to
+ * [A-Za-z0-9._:-]) and timestamps (isoTimestamp: digits and -:.TZ+).
+ */
+const unescaped = { type: 'string', format: 'unsafe' };
 
 /**
  * toSessionResponse's output as a JSON schema, property for property in the same order: as a
@@ -57,10 +63,10 @@ const number = { type: 'number' };
 export const SESSION_RESPONSE_SCHEMA = {
   type: 'object',
   properties: {
-    session_id: { type: 'string' },
-    created_at: { type: 'string' },
-    last_accessed: { type: 'string' },
-    expires_at: { type: 'string' },
+    session_id: unescaped,
+    created_at: unescaped,
+    last_accessed: unescaped,
+    expires_at: unescaped,
     config: {
       type: 'object',
       properties: {
