@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EVENT_LOOP_SAMPLE_MS } from '../src/metrics/metrics.module';
 import { SessionStore } from '../src/session/session.store';
 import { startSite, Site } from './fixtures/site';
 import { bootApp, BootedApp, FakeClock } from './support/app';
@@ -228,6 +229,22 @@ describe('GET /metrics', () => {
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes']) {
       expect(after.types.has(name)).toBe(true);
     }
+  });
+
+  it('samples the event loop every EVENT_LOOP_SAMPLE_MS, and shows a stall in the lag metrics', async () => {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await scrape(); // each scrape starts the lag figures afresh,
+    await sleep(3 * EVENT_LOOP_SAMPLE_MS); // and the first sample after that only marks the time
+    const until = performance.now() + 200;
+    while (performance.now() < until) {
+      // the app runs in this process: this blocks its event loop for 200 ms
+    }
+    await sleep(2 * EVENT_LOOP_SAMPLE_MS);
+    const scraped = await scrape();
+    expect(scraped.value('nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.15);
+    // prom-client's "lag" is the time between samples, so its minimum shows the sampling period
+    // (libuv times in whole milliseconds: a sample may come up to 1 ms early).
+    expect(scraped.value('nodejs_eventloop_lag_min_seconds')).toBeGreaterThanOrEqual((EVENT_LOOP_SAMPLE_MS - 2) / 1000);
   });
 
   it('only moves counters forward', async () => {
