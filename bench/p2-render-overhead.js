@@ -12,6 +12,10 @@
  * (every connection waits for its last answer), so no render is cut off at the end of a run,
  * and the renderer is idle before the next run starts.
  *
+ * A third side, the floor: servers/bare-forwarder.js (plain node:http + undici, none of the
+ * API's work) in front of the same renderer, so the figures show what any process in between
+ * costs on this machine apart from what the API's own code adds to that.
+ *
  * Targets: added p50 latency (p50 API - p50 direct) <= 2 ms; API req/s / direct req/s >= 0.95.
  * Both are judged as the median over the rounds of the round's paired figure (its two runs
  * ran back to back), which a burst of other people's load in a few runs does not move much;
@@ -75,6 +79,14 @@ function sides(stack) {
       headers: stackLib.RENDERER_AUTH,
       body: (i) => ({ url, context_key: stackLib.benchContextKey(`p2-direct-${i}`) }),
       pid: stack.renderer.child.pid,
+      url,
+    },
+    forwarder: {
+      label: 'forward ',
+      endpoint: `${stack.forwarder.base}/render`,
+      headers: {},
+      body: (i) => ({ url, context_key: stackLib.benchContextKey(`p2-forwarder-${i}`) }),
+      pid: stack.forwarder.child.pid,
       url,
     },
     api: {
@@ -166,7 +178,13 @@ async function runSide(side, amount, stack, record = true, connections = CONNECT
       autocannon_req_per_s: r.req_per_s,
       active_s: round(activeSeconds, 3),
       req_per_s: round(ok / activeSeconds, 2),
-      cpu_ms_per_render: { api: perRender('api'), renderer: perRender('renderer'), chromium: perRender('chromium'), site: perRender('site') },
+      cpu_ms_per_render: {
+        api: perRender('api'),
+        forwarder: perRender('forwarder'),
+        renderer: perRender('renderer'),
+        chromium: perRender('chromium'),
+        site: perRender('site'),
+      },
       chromium_cpu_ms_per_render_by_type: byType,
       /**
        * Chromium processes alive at the end of the run that were not there at its start: a lower
@@ -201,7 +219,7 @@ function summarize(runs, samples) {
     latency_ms: { p50: round(quantile(lat, 0.5), 3), p90: round(quantile(lat, 0.9), 3), p99: round(quantile(lat, 0.99), 3), mean: round(mean(samples.latency), 3) },
     render_time_ms_p50: round(median(samples.renderMs), 1),
     outside_render_ms_p50: round(median(samples.outside), 3),
-    cpu_ms_per_render: { api: cpu('api'), renderer: cpu('renderer'), chromium: cpu('chromium'), site: cpu('site') },
+    cpu_ms_per_render: { api: cpu('api'), forwarder: cpu('forwarder'), renderer: cpu('renderer'), chromium: cpu('chromium'), site: cpu('site') },
     chromium_cpu_ms_per_render_by_type: byType,
     non_2xx: runs.reduce((n, r) => n + r.non_2xx, 0),
     errors: runs.reduce((n, r) => n + r.errors + r.timeouts, 0),
@@ -217,19 +235,18 @@ function summarize(runs, samples) {
   };
 }
 
+const SIDES = ['direct', 'forwarder', 'api'];
+
 /**
- * `rounds` rounds, each one run per side back to back, in ABBA order (direct first in even
- * rounds, API first in odd ones). Samples are also pooled per side.
+ * `rounds` rounds, each one run per side back to back, in ABBA order (direct, forwarder, API in
+ * even rounds; the reverse in odd ones). Samples are also pooled per side.
  */
 async function alternate(S, stack, log, rounds, amount, connections) {
-  const runs = { direct: [], api: [] };
-  const samples = {
-    direct: { latency: [], outside: [], renderMs: [] },
-    api: { latency: [], outside: [], renderMs: [] },
-  };
+  const runs = Object.fromEntries(SIDES.map((side) => [side, []]));
+  const samples = Object.fromEntries(SIDES.map((side) => [side, { latency: [], outside: [], renderMs: [] }]));
   const firstBad = [];
   for (let i = 0; i < rounds; i++) {
-    const order = i % 2 === 0 ? ['direct', 'api'] : ['api', 'direct'];
+    const order = i % 2 === 0 ? SIDES : [...SIDES].reverse();
     for (const which of order) {
       const { run: r, samples: s } = await runSide(S[which], amount, stack, true, connections);
       r.p50_ms = round(median(s.latency), 3);
@@ -238,18 +255,24 @@ async function alternate(S, stack, log, rounds, amount, connections) {
       if (s.firstBad) firstBad.push(`${which}: ${s.firstBad}`);
       log(
         `    round ${i + 1} ${S[which].label}: ${r.req_per_s} req/s, p50 ${round(r.p50_ms, 2)} ms (renderer's render_time ${median(s.renderMs)}), ` +
-          `CPU ms/render api ${r.cpu_ms_per_render.api} renderer ${r.cpu_ms_per_render.renderer} chromium ${r.cpu_ms_per_render.chromium} ` +
+          `CPU ms/render api ${r.cpu_ms_per_render.api} forwarder ${r.cpu_ms_per_render.forwarder} renderer ${r.cpu_ms_per_render.renderer} chromium ${r.cpu_ms_per_render.chromium} ` +
           `(+${r.chromium_processes_started} processes); ` +
           `CPU-1 wait api ${pct(r.api_wait_share)} renderer ${pct(r.renderer_wait_share)}; other processes ${r.others_cores ?? 'n/a'} cores (irq ${r.irq_cores ?? 'n/a'}, steal ${r.steal_cores ?? 'n/a'})`,
       );
     }
   }
-  // Round i's two runs ran back to back: their difference is the paired comparison.
-  const paired = runs.api.map((a, i) => ({
-    added_p50_ms: round(a.p50_ms - runs.direct[i].p50_ms, 2),
-    ratio: round(a.req_per_s / runs.direct[i].req_per_s, 3),
-    others_cores: round(Math.max(a.others_cores ?? 0, runs.direct[i].others_cores ?? 0), 2),
-  }));
+  // Round i's runs ran back to back: their differences are the paired comparisons.
+  const paired = runs.api.map((a, i) => {
+    const d = runs.direct[i];
+    const f = runs.forwarder[i];
+    return {
+      added_p50_ms: round(a.p50_ms - d.p50_ms, 2),
+      ratio: round(a.req_per_s / d.req_per_s, 3),
+      forwarder_added_p50_ms: round(f.p50_ms - d.p50_ms, 2),
+      api_over_forwarder_p50_ms: round(a.p50_ms - f.p50_ms, 2),
+      others_cores: round(Math.max(a.others_cores ?? 0, d.others_cores ?? 0, f.others_cores ?? 0), 2),
+    };
+  });
   return { runs, samples, firstBad, paired };
 }
 
@@ -258,18 +281,17 @@ async function run({ log, tmpDir }) {
     `  starting static site (127.0.0.2), renderer (Chromium ${stackLib.CHROMIUM}) and API; ${CONNECTIONS} connections, ` +
       `one session each, ${ROUNDS} runs of ~${RUN_SECONDS} s per side, ABBA`,
   );
-  const stack = await stackLib.startStack(tmpDir, 'p2');
+  const stack = await stackLib.startStack(tmpDir, 'p2', { forwarder: true });
   try {
     const S = sides(stack);
     // Warm-up: the first render of each session creates its context; then a few warm ones.
     // The second pass sets the requests per run from the direct side's warm rate.
     const warmAmount = CONNECTIONS * WARMUP_PER_CONNECTION;
-    await runSide(S.direct, warmAmount, stack, false);
-    await runSide(S.api, warmAmount, stack, false);
+    for (const side of SIDES) await runSide(S[side], warmAmount, stack, false);
     const calib = await runSide(S.direct, warmAmount, stack, false);
-    await runSide(S.api, warmAmount, stack, false);
+    for (const side of SIDES.slice(1)) await runSide(S[side], warmAmount, stack, false);
     const amount = Math.max(CONNECTIONS * 10, Math.round((calib.run.req_per_s * RUN_SECONDS) / CONNECTIONS) * CONNECTIONS);
-    log(`    warm-up done (${4 * warmAmount} renders); direct warm rate ${calib.run.req_per_s} req/s -> ${amount} renders per run`);
+    log(`    warm-up done (${2 * SIDES.length * warmAmount} renders); direct warm rate ${calib.run.req_per_s} req/s -> ${amount} renders per run`);
 
     const { runs, samples, firstBad, paired } = await alternate(S, stack, log, ROUNDS, amount, CONNECTIONS);
     log(`    sequential (1 connection, informational): ${SEQ_ROUNDS} runs of ${SEQ_PER_RUN} renders per side, ABBA`);
@@ -279,6 +301,7 @@ async function run({ log, tmpDir }) {
     const pinning = stackLib.affinities(stack);
 
     const direct = summarize(runs.direct, samples.direct);
+    const forwarder = summarize(runs.forwarder, samples.forwarder);
     const api = summarize(runs.api, samples.api);
     // Judged: the median over the rounds of each round's paired figure (robust to a burst of
     // other people's load hitting a few runs); the pooled figures are shown beside them.
@@ -293,14 +316,22 @@ async function run({ log, tmpDir }) {
     const perRoundRatio = paired.map((p) => p.ratio);
     const disturbed = paired.map((p, i) => (p.others_cores > OTHERS_CORES_WARN ? i + 1 : null)).filter((i) => i !== null);
     const seqDirect = summarize(seq.runs.direct, seq.samples.direct);
+    const seqForwarder = summarize(seq.runs.forwarder, seq.samples.forwarder);
     const seqApi = summarize(seq.runs.api, seq.samples.api);
+    const forwarderAdded = round(median(paired.map((p) => p.forwarder_added_p50_ms)), 3);
+    const apiOverForwarder = round(median(paired.map((p) => p.api_over_forwarder_p50_ms)), 3);
+    const seqForwarderAdded = round(seqForwarder.latency_ms.p50 - seqDirect.latency_ms.p50, 3);
+    const seqForwarderAddedOutside = round(seqForwarder.outside_render_ms_p50 - seqDirect.outside_render_ms_p50, 3);
+    const cpuOverForwarder = round(api.cpu_ms_per_render.api - forwarder.cpu_ms_per_render.forwarder, 2);
+    const seqCpuOverForwarder = round(seqApi.cpu_ms_per_render.api - seqForwarder.cpu_ms_per_render.forwarder, 2);
     const seqAdded = round(seqApi.latency_ms.p50 - seqDirect.latency_ms.p50, 3);
     const seqCi = bootstrapMedianDiff(seq.samples.api.latency, seq.samples.direct.latency);
     const seqAddedOutside = round(seqApi.outside_render_ms_p50 - seqDirect.outside_render_ms_p50, 3);
     const seqCiOutside = bootstrapMedianDiff(seq.samples.api.outside, seq.samples.direct.outside);
 
     const warnings = [];
-    for (const [name, s] of [['direct', direct], ['api', api], ['sequential direct', seqDirect], ['sequential api', seqApi]]) {
+    const checked = [['direct', direct], ['forwarder', forwarder], ['api', api], ['sequential direct', seqDirect], ['sequential forwarder', seqForwarder], ['sequential api', seqApi]];
+    for (const [name, s] of checked) {
       if (s.non_2xx || s.errors || s.bad_responses) warnings.push(`${name}: ${s.non_2xx} non-2xx, ${s.errors} errors/timeouts, ${s.bad_responses} responses without the page`);
     }
     if (disturbed.length) {
@@ -333,7 +364,11 @@ async function run({ log, tmpDir }) {
       figure('seq_api_p50_ms', 'sequential (1 conn.): API p50 latency', seqApi.latency_ms.p50, 'ms'),
       figure('seq_added_p50_ms', 'sequential (1 conn.): added p50 latency', seqAdded, 'ms', null, `informational; 95% interval ${seqCi[0]} .. ${seqCi[1]} ms`),
       figure('seq_added_outside_render_p50_ms', 'sequential: added p50 of (latency - render_time_ms)', seqAddedOutside, 'ms', null, `95% interval ${seqCiOutside[0]} .. ${seqCiOutside[1]} ms`),
+      figure('forwarder_added_p50_ms', 'floor: added p50 of a bare forwarder (forwarder - direct)', forwarderAdded, 'ms', null, `median of the rounds' paired differences; API - forwarder: ${apiOverForwarder} ms`),
+      figure('seq_forwarder_added_p50_ms', 'floor, sequential: added p50 of a bare forwarder', seqForwarderAdded, 'ms', null, `of (latency - render_time_ms): ${seqForwarderAddedOutside} ms; API - forwarder: ${round(seqAdded - seqForwarderAdded, 3)} ms`),
       figure('api_cpu_ms_per_render', 'API process CPU per render', api.cpu_ms_per_render.api, 'ms'),
+      figure('forwarder_cpu_ms_per_render', 'floor: bare forwarder CPU per render', forwarder.cpu_ms_per_render.forwarder, 'ms', null, `API - forwarder: ${cpuOverForwarder} ms`),
+      figure('seq_api_cpu_ms_per_render', 'sequential: API process CPU per render', seqApi.cpu_ms_per_render.api, 'ms', null, `bare forwarder ${seqForwarder.cpu_ms_per_render.forwarder} ms; API - forwarder: ${seqCpuOverForwarder} ms`),
       figure('renderer_cpu_ms_per_render', 'renderer Node CPU per render (direct / API)', direct.cpu_ms_per_render.renderer, 'ms', null, `API side ${api.cpu_ms_per_render.renderer} ms`),
       figure('chromium_cpu_ms_per_render', 'Chromium CPU per render (direct / API)', direct.cpu_ms_per_render.chromium, 'ms', null, `API side ${api.cpu_ms_per_render.chromium} ms`),
     ];
@@ -344,24 +379,27 @@ async function run({ log, tmpDir }) {
         page: S.direct.url,
         request_bodies: {
           direct: `{"url":"${S.direct.url}","context_key":"<key of p2-direct-<connection>>"}`,
+          forwarder: `{"url":"${S.forwarder.url}","context_key":"<key of p2-forwarder-<connection>>"} (forwarded as it is)`,
           api: `{"url":"${S.api.url}","session_id":"p2-api-<connection>"} (the API adds the session's saved storage_state to what it sends the renderer)`,
         },
         load: {
           connections: CONNECTIONS,
           pipelining: 1,
           rounds: ROUNDS,
-          order: 'ABBA (direct, api, api, direct, …)',
+          order: 'ABBA (direct, forwarder, api, api, forwarder, direct, …)',
           renders_per_run: amount,
           warmup_renders_per_side: 2 * warmAmount,
           judged: "median over the rounds of the round's paired figure (its two runs ran back to back)",
         },
         env: {
           api: 'node dist/main.js: LOG_LEVEL=warn, API_KEYS empty, HEADLESS_URLS=<renderer>, RENDER_ALLOWED_HOSTS=127.0.0.2, session defaults (max_requests 0: unlimited, so no 429)',
+          forwarder: 'node bench/servers/bare-forwarder.js (the API node flags): node:http + an undici Pool as the API\'s, nothing else',
           renderer: 'node dist/headless/main.js: LOG_LEVEL=warn, CHROMIUM_PATH=/usr/bin/chromium, defaults (HEADLESS_MAX_CONCURRENCY 4)',
         },
-        pinning: { ...pinning, note: 'loader and site on CPU 0; API and renderer Node threads on CPU 1; Chromium not pinned' },
+        pinning: { ...pinning, note: 'loader and site on CPU 0; API, forwarder and renderer Node threads on CPU 1; Chromium not pinned' },
         renderer_health_after: health,
         direct,
+        forwarder,
         api,
         added_p50_ms_bootstrap_95: ci,
         paired_rounds: paired,
@@ -372,6 +410,7 @@ async function run({ log, tmpDir }) {
           rounds_per_side: SEQ_ROUNDS,
           renders_per_run: SEQ_PER_RUN,
           direct: seqDirect,
+          forwarder: seqForwarder,
           api: seqApi,
           added_p50_ms_bootstrap_95: seqCi,
           added_outside_render_p50_ms_bootstrap_95: seqCiOutside,

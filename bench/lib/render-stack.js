@@ -23,6 +23,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const API_MAIN = path.join(ROOT, 'dist', 'main.js');
 const RENDERER_MAIN = path.join(ROOT, 'dist', 'headless', 'main.js');
 const SITE = path.join(__dirname, '..', 'servers', 'static-site.js');
+const FORWARDER = path.join(__dirname, '..', 'servers', 'bare-forwarder.js');
 const SITE_HOST = '127.0.0.2';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** The API -> renderer token (a standalone renderer refuses to start without one). */
@@ -97,8 +98,24 @@ async function startApi(tmpDir, rendererBase, name = 'api', env = {}) {
   return { child, port, base: `http://${proc.LOOPBACK}:${port}` };
 }
 
-/** Starts site, renderer and API; `stopAll` stops them (and checks Chromium went with the renderer). */
-async function startStack(tmpDir, prefix) {
+/** servers/bare-forwarder.js in front of the renderer, on the server core with the API's node flags (P2's floor). */
+async function startForwarder(tmpDir, rendererBase, name = 'forwarder') {
+  const port = await proc.freePort();
+  const child = proc.spawnNode({
+    args: [FORWARDER],
+    nodeFlags: proc.API_NODE_FLAGS,
+    logFile: path.join(tmpDir, `${name}.log`),
+    env: { PORT: String(port), UPSTREAM: rendererBase, TOKEN: RENDERER_TOKEN },
+  });
+  await proc.waitForPort(port, { child });
+  return { child, port, base: `http://${proc.LOOPBACK}:${port}` };
+}
+
+/**
+ * Starts site, renderer and API (and, with `forwarder`, a bare forwarder beside the API);
+ * `stopAll` stops them (and checks Chromium went with the renderer).
+ */
+async function startStack(tmpDir, prefix, { forwarder = false } = {}) {
   const started = [];
   try {
     const site = await startSite(tmpDir);
@@ -107,7 +124,9 @@ async function startStack(tmpDir, prefix) {
     started.push(renderer.child);
     const api = await startApi(tmpDir, renderer.base, `${prefix}-api`);
     started.push(api.child);
-    return { site, renderer, api, started, stopAll: () => stopAll(started, renderer) };
+    const fwd = forwarder ? await startForwarder(tmpDir, renderer.base, `${prefix}-forwarder`) : null;
+    if (fwd) started.push(fwd.child);
+    return { site, renderer, api, forwarder: fwd, started, stopAll: () => stopAll(started, renderer) };
   } catch (err) {
     await stopAll(started, null);
     throw err;
@@ -147,6 +166,7 @@ function affinities(stack) {
   return {
     loader: proc.cpusAllowed(),
     api: proc.cpusAllowed(stack.api.child.pid),
+    ...(stack.forwarder && { forwarder: proc.cpusAllowed(stack.forwarder.child.pid) }),
     renderer: proc.cpusAllowed(stack.renderer.child.pid),
     site: proc.cpusAllowed(stack.site.child.pid),
     /** mask -> number of Chromium processes with it */
@@ -184,7 +204,7 @@ function machineCpuMs() {
 }
 
 /**
- * CPU time used so far (ms) by the API, the renderer's Node process and all of Chromium (also
+ * CPU time used so far (ms) by the API, the forwarder (0 without), the renderer's Node process and all of Chromium (also
  * by Chromium process type). Chromium starts and ends renderer processes as it goes; one that
  * has exited is counted in the CPU of the process that reaped it (its zygote: cutime/cstime).
  * Also the Chromium pids alive now, to count the processes started between two snapshots.
@@ -201,6 +221,7 @@ function cpuSnapshot(stack) {
   }
   return {
     api: proc.cpuTimeMs(stack.api.child.pid) ?? 0,
+    forwarder: stack.forwarder ? (proc.cpuTimeMs(stack.forwarder.child.pid) ?? 0) : 0,
     renderer: proc.cpuTimeMs(stack.renderer.child.pid) ?? 0,
     chromium,
     chromium_by_type: chromiumByType,
@@ -215,14 +236,14 @@ function cpuSnapshot(stack) {
 
 /**
  * CPU (in cores) used between two snapshots taken `seconds` apart by processes other than ours
- * (loader, site, API, renderer, Chromium): other people's load on the shared machine; and,
+ * (loader, site, API, forwarder, renderer, Chromium): other people's load on the shared machine; and,
  * apart, interrupt/softirq time (mostly the loopback traffic of the benchmark itself) and
  * steal. Approximate: /proc/stat and per-process times are read at slightly different moments,
  * and a Chromium process that exited but has not been reaped yet counts as "others".
  */
 function othersCores(before, after, seconds) {
   if (!before.machine || !after.machine || !(seconds > 0)) return { others: null, irq: null, steal: null };
-  const ours = ['api', 'renderer', 'chromium', 'site', 'self'].reduce((sum, key) => sum + (after[key] - before[key]), 0);
+  const ours = ['api', 'forwarder', 'renderer', 'chromium', 'site', 'self'].reduce((sum, key) => sum + (after[key] - before[key]), 0);
   const cores = (ms) => Number((ms / 1000 / seconds).toFixed(2));
   return {
     others: Math.max(0, cores(after.machine.tasks - before.machine.tasks - ours)),
@@ -269,6 +290,7 @@ module.exports = {
   startSite,
   startRenderer,
   startApi,
+  startForwarder,
   stopAll,
   affinities,
   cpuSnapshot,
