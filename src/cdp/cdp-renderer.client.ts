@@ -9,7 +9,7 @@ import {
 import { WebSocket } from 'ws';
 import { retryLater } from '../common/retry-after';
 import { Renderer, RendererPool } from '../render/renderer-pool';
-import { CDP_MAX_MESSAGE_BYTES, cdpEndPath, cdpPath, CdpEndResponse, CdpStartRequestDto, contextKey, RenderErrorResponse } from '../renderer-rpc';
+import { CDP_MAX_MESSAGE_BYTES, cdpEndPath, cdpPath, CdpEndResponse, CdpStartRequestDto, RenderErrorResponse } from '../renderer-rpc';
 import type { SessionRef } from '../session/session';
 
 const START_TIMEOUT_MS = 45_000;
@@ -39,8 +39,8 @@ export class CdpRendererClient {
   constructor(private readonly renderers: RendererPool) {}
 
   /** The renderer's name for the session incarnation's browser (as for its render context). */
-  keyOf({ tenant, id, incarnation }: SessionRef): string {
-    return contextKey(this.renderers.keySecret, { tenant, sessionId: id, incarnation });
+  keyOf(session: SessionRef): string {
+    return this.renderers.keys.context(session);
   }
 
   /** The renderer now running the key's browser. */

@@ -5,6 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { CircuitBreaker } from './circuit-breaker';
 import { rendererAuthHeaders } from '../renderer-rpc';
 import { EmbeddedRenderer } from './embedded-renderer.service';
+import { RendererKeys } from './renderer-keys';
 
 export interface Renderer {
   readonly url: string;
@@ -25,8 +26,8 @@ export class RendererPool implements OnApplicationShutdown {
   private next = 0;
   /** The Authorization header every renderer call but /healthz carries. */
   readonly authHeaders: { authorization: string };
-  /** The secret context keys are derived under (see contextKey). */
-  readonly keySecret: string;
+  /** Context and queue keys, derived under the renderer token (see contextKey). */
+  readonly keys: RendererKeys;
 
   constructor(
     private readonly config: AppConfig,
@@ -34,7 +35,7 @@ export class RendererPool implements OnApplicationShutdown {
   ) {
     const token = config.headless_urls.length > 0 ? config.headless_token : embedded.token;
     this.authHeaders = rendererAuthHeaders(token);
-    this.keySecret = token;
+    this.keys = new RendererKeys(token);
   }
 
   /** Renderers in the order to try them: by rendezvous score for a key, else round robin. */

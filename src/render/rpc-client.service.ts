@@ -20,9 +20,7 @@ import { Session, SessionRef, StateSnapshot } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { awaitSessionFree, SESSION_LOCKS, SessionLocks } from '../session/locks/session-locks';
 import {
-  contextKey,
   decodeRenderParts,
-  queueKey,
   RENDER_PART_LENGTHS_HEADER,
   RENDER_PARTS_TYPE,
   RenderErrorKind,
@@ -84,7 +82,6 @@ const NO_RENDERER_RETRY_AFTER_SECONDS = 1;
 @Injectable()
 export class RpcClient implements OnModuleInit {
   private readonly logger = new Logger(RpcClient.name);
-  private readonly queueKeys = new Map<string, string>();
 
   constructor(
     private readonly renderers: RendererPool,
@@ -106,7 +103,7 @@ export class RpcClient implements OnModuleInit {
     tenant: string = DEFAULT_TENANT,
     requestId: string = randomUUID(),
   ): Promise<RenderParts> {
-    return this.send(null, JSON.stringify({ ...config, url, queue_key: this.queueKeyOf(tenant) }), requestId, this.hardCap(config));
+    return this.send(null, JSON.stringify({ ...config, url, queue_key: this.renderers.keys.queue(tenant) }), requestId, this.hardCap(config));
   }
 
   /**
@@ -129,13 +126,13 @@ export class RpcClient implements OnModuleInit {
   async renderReserved(reservation: SessionReservation, url: string, config: RenderConfig, requestId: string): Promise<SessionRender> {
     const { tenant, session } = reservation;
     const started = this.clock.now();
-    const key = this.contextKeyOf(session);
+    const key = this.renderers.keys.context(session);
     const payload = withSavedState(
       {
         ...config,
         url,
         context_key: key,
-        queue_key: this.queueKeyOf(tenant),
+        queue_key: this.renderers.keys.queue(tenant),
         ...(session.config.proxy && { proxy: session.config.proxy }),
       },
       reservation.storageState,
@@ -186,7 +183,7 @@ export class RpcClient implements OnModuleInit {
 
   /** Best effort: an unreachable renderer drops idle contexts by itself. */
   async closeSessionContext(session: SessionRef): Promise<void> {
-    const key = this.contextKeyOf(session);
+    const key = this.renderers.keys.context(session);
     const [renderer] = this.renderers.rank(key);
     try {
       const res = await renderer.pool.request({
@@ -199,20 +196,6 @@ export class RpcClient implements OnModuleInit {
     } catch (err) {
       this.logger.debug({ err, renderer: renderer.url }, 'could not close a session context');
     }
-  }
-
-  private contextKeyOf({ tenant, id, incarnation }: SessionRef): string {
-    return contextKey(this.renderers.keySecret, { tenant, sessionId: id, incarnation });
-  }
-
-  /** Once per tenant: an HMAC per render cost ~2 % of its instructions; the API's tenants are its configured keys' few. */
-  private queueKeyOf(tenant: string): string {
-    let key = this.queueKeys.get(tenant);
-    if (key === undefined) {
-      key = queueKey(this.renderers.keySecret, tenant);
-      this.queueKeys.set(tenant, key);
-    }
-    return key;
   }
 
   private hardCap(config: RenderConfig): number {
