@@ -4,9 +4,10 @@ import {
   Injectable,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { Counter, Histogram } from 'prom-client';
+import { Counter } from 'prom-client';
 import { RENDER_ERROR_STATUS } from '../renderer-rpc';
 import { AppMetricsRegistry } from './app-metrics.registry';
+import { LabelledHistogram } from './labelled-histogram';
 
 /**
  * How a render ended, as the API saw it: `success` (200), `timeout` (504), `unavailable`
@@ -39,18 +40,19 @@ export function renderOutcomeOf(err: unknown): RenderOutcome {
 /** What the RPC client records: render durations by outcome and RPC errors by kind. */
 @Injectable()
 export class RenderMetricsRecorder {
-  private readonly duration: Histogram<'outcome'>;
+  private readonly duration: LabelledHistogram<'outcome'>;
   private readonly errors: Counter<'kind'>;
 
   constructor(registry: AppMetricsRegistry) {
-    this.duration = new Histogram({
+    // Observed on every render: see LabelledHistogram.
+    this.duration = new LabelledHistogram({
       name: 'riptide_render_duration_seconds',
       help: 'Duration of renders sent to the renderers (RPC round trip, including failover), by outcome.',
-      labelNames: ['outcome'],
+      labelName: 'outcome',
       buckets: RENDER_BUCKETS,
       registers: [registry],
     });
-    for (const outcome of OUTCOMES) this.duration.zero({ outcome });
+    for (const outcome of OUTCOMES) this.duration.labels(outcome);
     this.errors = new Counter({
       name: 'riptide_renderer_rpc_errors_total',
       help: 'Failed renderer RPCs, by kind (transport failures and the renderer-reported error kind).',
@@ -62,13 +64,14 @@ export class RenderMetricsRecorder {
 
   /** Runs one render and records its duration under its outcome. */
   async timeRender<T>(render: () => Promise<T>): Promise<T> {
-    const end = this.duration.startTimer();
+    const started = performance.now();
+    const observe = (outcome: RenderOutcome) => this.duration.labels(outcome).observe((performance.now() - started) / 1000);
     try {
       const result = await render();
-      end({ outcome: 'success' });
+      observe('success');
       return result;
     } catch (err) {
-      end({ outcome: renderOutcomeOf(err) });
+      observe(renderOutcomeOf(err));
       throw err;
     }
   }
