@@ -23,4 +23,18 @@ describe('readCappedBody', () => {
     expect(body.destroyed).toBe(true);
     expect(produced).toBeLessThan(64 * 1024); // dropped, not drained
   });
+
+  it('fails with the body’s own error, and when the body closes before its end', async () => {
+    const failing = new Readable({ read() {} });
+    failing.push(Buffer.from('{"html":'));
+    const read = readCappedBody(failing, 1024);
+    failing.destroy(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
+    await expect(read).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
+
+    const cut = new Readable({ read() {} });
+    cut.push(Buffer.from('{"html":'));
+    const cutRead = readCappedBody(cut, 1024);
+    cut.destroy();
+    await expect(cutRead).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
 });
