@@ -96,6 +96,39 @@ function schedStat(pid = 'self') {
   }
 }
 
+/** CPU time (ms) this process's threads other than the main one have run: V8's and libuv's helpers. */
+function helperThreadsRunMs() {
+  let total = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    if (tid === String(process.pid)) continue;
+    try {
+      total += Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return total;
+}
+
+/**
+ * Waits until this process's helper threads have gone quiet (under 0.2 ms of CPU in 50 ms),
+ * at most `maxMs`. After a forced full GC, V8 goes on sweeping the heap's pages on its worker
+ * threads for a while; on one pinned core they take turns with the main thread, so a
+ * measurement window opened at once would count that leftover work as its own delay.
+ * Returns how long it waited (ms) and whether the threads went quiet.
+ */
+async function helperThreadsQuiet(maxMs = 3000) {
+  const started = Date.now();
+  let before = helperThreadsRunMs();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = helperThreadsRunMs();
+    if (now - before < 0.2) return { waitedMs: Date.now() - started, quiet: true };
+    if (Date.now() - started >= maxMs) return { waitedMs: Date.now() - started, quiet: false };
+    before = now;
+  }
+}
+
 /**
  * Pins every thread of a running process to `cpu` (`taskset -a -p`). Processes it starts
  * afterwards inherit that; ones it started before keep their own affinity. False when
@@ -270,6 +303,7 @@ module.exports = {
   rssKb,
   clockTicks,
   schedStat,
+  helperThreadsQuiet,
   freePort,
   spawnNode,
   waitForPort,
