@@ -4,7 +4,6 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { AppConfig } from '../config/app-config';
-import { createHeadlessApp } from '../headless/headless.app';
 
 /**
  * Without HEADLESS_URLS the API serves complete renders by itself: the renderer app runs in
@@ -28,6 +27,9 @@ export class EmbeddedRenderer implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     if (this.config.headless_urls.length > 0) return;
+    // Loaded only here: the renderer app brings Playwright (~7 MB of code; an API in front of
+    // remote renderers was 66 MB of heap at idle with it, issue 10) that such an API never runs.
+    const { createHeadlessApp } = await import('../headless/headless.app');
     // Same log stream and format as the API: one process, one log.
     this.app = await createHeadlessApp({ ...this.config, headless_token: this.token }, { logger: this.appLogger });
     await this.app.listen(this.config.headless_port, this.config.headless_host);
