@@ -310,6 +310,8 @@ async function run({ log, tmpDir }) {
     firstBad.push(...seq.firstBad);
     const health = await (await fetch(`${stack.renderer.base}/healthz`)).json();
     const pinning = stackLib.affinities(stack);
+    const pssMb = (child) => round(pssKb(child.pid) / 1024, 1);
+    const memory = { api: pssMb(stack.api.child), forwarder: pssMb(stack.forwarder.child) };
 
     const direct = summarize(runs.direct, samples.direct);
     const forwarder = summarize(runs.forwarder, samples.forwarder);
@@ -380,6 +382,7 @@ async function run({ log, tmpDir }) {
       figure('api_cpu_ms_per_render', 'API process CPU per render', api.cpu_ms_per_render.api, 'ms', { op: '<=', value: TARGET_API_CPU_MS }, `bare forwarder ${forwarder.cpu_ms_per_render.forwarder} ms`),
       figure('forwarder_cpu_ms_per_render', 'floor: bare forwarder CPU per render', forwarder.cpu_ms_per_render.forwarder, 'ms', null, `API - forwarder: ${cpuOverForwarder} ms`),
       figure('seq_api_cpu_ms_per_render', 'sequential: API process CPU per render', seqApi.cpu_ms_per_render.api, 'ms', null, `bare forwarder ${seqForwarder.cpu_ms_per_render.forwarder} ms; API - forwarder: ${seqCpuOverForwarder} ms`),
+      figure('api_pss_mb', 'API process memory (PSS) after the runs', memory.api, 'MB', null, `bare forwarder ${memory.forwarder} MB`),
       figure('renderer_cpu_ms_per_render', 'renderer Node CPU per render (direct / API)', direct.cpu_ms_per_render.renderer, 'ms', null, `API side ${api.cpu_ms_per_render.renderer} ms`),
       figure('chromium_cpu_ms_per_render', 'Chromium CPU per render (direct / API)', direct.cpu_ms_per_render.chromium, 'ms', null, `API side ${api.cpu_ms_per_render.chromium} ms`),
     ];
