@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, ValidateIf } from 'class-validator';
 import { RenderDto } from '../render/dto/render.dto';
+import { RenderRequestDto } from '../renderer-rpc';
 import { compileFastCheck } from './fast-validation';
 import { createValidationPipe } from './validation';
 
@@ -25,11 +26,37 @@ async function expectAgreement(dto: Function, bodies: unknown[]): Promise<void> 
   }
 }
 
+interface Corpus {
+  /** Valid bodies the check takes. */
+  fast: object[];
+  /** Valid bodies it leaves to the pipe (nested or per-item rules, keys the pipe strips). */
+  pipeOnly: object[];
+  /** Bodies the pipe rejects: the check must never take one. */
+  invalid: unknown[];
+}
+
+/** The check's three promises over a corpus of bodies for `dto`. */
+function itKeepsToThePipe(dto: Function, { fast, pipeOnly, invalid }: Corpus): void {
+  const check = compileFastCheck(dto);
+
+  it('takes the common valid bodies, as they are', () => {
+    for (const body of fast) expect({ body, fast: check(body) }).toEqual({ body, fast: true });
+  });
+
+  it('leaves nested options and every invalid body to the pipe', () => {
+    for (const body of [...pipeOnly, ...invalid]) expect({ body, fast: check(body) }).toEqual({ body, fast: false });
+  });
+
+  it('agrees with the ValidationPipe on the whole corpus: what it takes, the pipe accepts unchanged', async () => {
+    await expectAgreement(dto, [...fast, ...pipeOnly, ...invalid]);
+    for (const body of invalid) expect({ body, accepted: await pipeResult(dto, body) }).toEqual({ body, accepted: null });
+    for (const body of [...fast, ...pipeOnly]) expect(await pipeResult(dto, body)).not.toBeNull();
+  });
+}
+
 const URL = 'http://127.0.0.2/';
 
 describe('compileFastCheck(RenderDto)', () => {
-  const check = compileFastCheck(RenderDto);
-
   const FAST: object[] = [
     { url: URL },
     { url: URL, session_id: 's1' },
@@ -87,19 +114,42 @@ describe('compileFastCheck(RenderDto)', () => {
     null,
   ];
 
-  it('takes the common valid bodies', () => {
-    for (const body of FAST) expect({ body, fast: check(body) }).toEqual({ body, fast: true });
-  });
+  itKeepsToThePipe(RenderDto, { fast: FAST, pipeOnly: PIPE_ONLY, invalid: INVALID });
+});
 
-  it('leaves nested options and every invalid body to the pipe', () => {
-    for (const body of [...PIPE_ONLY, ...INVALID]) expect({ body, fast: check(body) }).toEqual({ body, fast: false });
-  });
+describe('compileFastCheck(RenderRequestDto): the renderer\'s body, with the session\'s state', () => {
+  const KEY = 'ab'.repeat(32);
+  const cookie = { name: 'sid', value: 'x', domain: '127.0.0.2', path: '/', expires: -1, httpOnly: false, secure: false, sameSite: 'Lax' };
+  const state = { cookies: [cookie], origins: [{ origin: 'http://127.0.0.2', localStorage: [{ name: 'k', value: 'v' }] }] };
 
-  it('agrees with the ValidationPipe on the whole corpus: what it takes, the pipe accepts unchanged', async () => {
-    await expectAgreement(RenderDto, [...FAST, ...PIPE_ONLY, ...INVALID]);
-    for (const body of INVALID) expect({ body, accepted: await pipeResult(RenderDto, body) }).toEqual({ body, accepted: null });
-    for (const body of [...FAST, ...PIPE_ONLY]) expect(await pipeResult(RenderDto, body)).not.toBeNull();
-  });
+  const FAST: object[] = [
+    { url: URL, context_key: KEY, queue_key: KEY },
+    { url: URL, context_key: KEY, queue_key: KEY, storage_state: state, state_seq: 3 },
+    { url: URL, context_key: KEY, storage_state: { cookies: [], origins: [] }, state_seq: 0 },
+    // Fields Playwright adds in newer versions stay the state's own.
+    { url: URL, context_key: KEY, storage_state: { cookies: [{ ...cookie, partitionKey: 'x' }], origins: [] } },
+    { url: URL, storage_state: null },
+  ];
+  const PIPE_ONLY: object[] = [
+    { url: URL, context_key: KEY, storage_state: state, timeouts: { hard_cap_ms: 1000 } },
+    { url: URL, storage_state: state, proxy: { server: 'http://127.0.0.1:3128' } },
+    { url: URL, actions: [{ type: 'click', css: '#a' }], storage_state: state },
+  ];
+  const INVALID: unknown[] = [
+    { url: URL, storage_state: [] },
+    { url: URL, storage_state: 'cookies' },
+    { url: URL, storage_state: { cookies: [] } },
+    { url: URL, storage_state: { cookies: {}, origins: [] } },
+    { url: URL, storage_state: { cookies: [5], origins: [] } },
+    { url: URL, storage_state: { cookies: [[]], origins: [] } },
+    { url: URL, storage_state: { cookies: [], origins: [null] } },
+    { url: URL, storage_state: { cookies: [], origins: [], extra: true } },
+    { url: URL, storage_state: state, state_seq: -1 },
+    { url: URL, context_key: 'AB'.repeat(32), storage_state: state },
+    { url: { href: URL }, storage_state: state },
+  ];
+
+  itKeepsToThePipe(RenderRequestDto, { fast: FAST, pipeOnly: PIPE_ONLY, invalid: INVALID });
 });
 
 describe('compileFastCheck on other decorations', () => {

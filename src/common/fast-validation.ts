@@ -22,9 +22,11 @@ interface PropertyRules {
  * bookkeeping (about a sixth of the API's instructions per render, callgrind, issue 10).
  *
  * The DTO stays the single source of truth: the check calls the decorators' own constraint
- * validators with the same arguments. It takes scalar properties only: a property with nested
- * or per-item rules, or any class-transformer decoration, is the pipe's whenever it is
- * validated (unless an IsOptional-like condition skips it, as class-validator would).
+ * validators with the same arguments. It takes properties whose rules are constraints on the
+ * whole value only: a property with nested or per-item rules, or any class-transformer
+ * decoration, is the pipe's whenever it is validated (unless an IsOptional-like condition
+ * skips it, as class-validator would). A JSON object or array under such rules (IsObject, a
+ * storage state's outline) is used as it is, where the pipe would hand over an equal copy.
  */
 export function compileFastCheck(dto: Function): (body: unknown) => boolean {
   const storage = getMetadataStorage();
@@ -32,7 +34,7 @@ export function compileFastCheck(dto: Function): (body: unknown) => boolean {
   const grouped = storage.groupByPropertyName(storage.getTargetValidationMetadatas(dto, '', false, false));
   const copiedAsIs = defaultMetadataStorage.getStrategy(dto) === 'none';
   const rules: PropertyRules[] = Object.entries(grouped).map(([name, metadatas]) => {
-    let scalar = copiedAsIs && !hasTransformMetadata(dto, name);
+    let checkable = copiedAsIs && !hasTransformMetadata(dto, name);
     const conditions: PropertyRules['conditions'] = [];
     const constraints: NonNullable<PropertyRules['constraints']> = [];
     for (const m of metadatas) {
@@ -40,7 +42,7 @@ export function compileFastCheck(dto: Function): (body: unknown) => boolean {
         conditions.push(m.constraints[0] as PropertyRules['conditions'][number]);
       } else if (m.type === ValidationTypes.CUSTOM_VALIDATION && !m.each) {
         for (const constraint of storage.getTargetValidatorConstraints(m.constraintCls)) {
-          if (constraint.async) scalar = false;
+          if (constraint.async) checkable = false;
           constraints.push({
             validator: constraint.instance,
             args: { targetName: dto.name, property: name, constraints: m.constraints },
@@ -48,10 +50,10 @@ export function compileFastCheck(dto: Function): (body: unknown) => boolean {
           });
         }
       } else if (m.type !== ValidationTypes.WHITELIST) {
-        scalar = false; // nested, per-item, IsDefined, promise: class-validator's own handling
+        checkable = false; // nested, per-item, IsDefined, promise: class-validator's own handling
       }
     }
-    return { name, conditions, constraints: scalar ? constraints : null };
+    return { name, conditions, constraints: checkable ? constraints : null };
   });
   const known = new Set(rules.map((r) => r.name));
 
@@ -59,8 +61,6 @@ export function compileFastCheck(dto: Function): (body: unknown) => boolean {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
     for (const key in body) {
       if (!known.has(key)) return false; // forbidNonWhitelisted's error (or a key the pipe strips)
-      const value = (body as Record<string, unknown>)[key];
-      if (typeof value === 'object' && value !== null) return false; // only primitives are copied as they are
     }
     for (const { name, conditions, constraints } of rules) {
       const value = (body as Record<string, unknown>)[name];

@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Controller, Delete, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { ValidBody } from '../common/validation';
 import { BrowserService } from './browser.service';
 import {
   acceptsRenderParts,
@@ -25,7 +26,8 @@ export class RenderController {
   @Post('render')
   @HttpCode(200)
   async render(
-    @Body() body: RenderRequestDto,
+    // A render carries the session's whole storage state: validated without the pipe's copy when it can be.
+    @ValidBody(RenderRequestDto) body: RenderRequestDto,
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<RenderResponse | Buffer> {

@@ -1,7 +1,6 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { compileFastCheck } from '../common/fast-validation';
-import { createValidationPipe } from '../common/validation';
+import { createBodyValidator } from '../common/validation';
 import { RenderDto } from './dto/render.dto';
 import { UrlPolicy } from './url-policy';
 
@@ -11,8 +10,7 @@ import { UrlPolicy } from './url-policy';
  */
 @Injectable()
 export class RenderRequestGuard implements CanActivate {
-  private readonly validation = createValidationPipe();
-  private readonly plainlyValid = compileFastCheck(RenderDto);
+  private readonly validate = createBodyValidator(RenderDto);
 
   constructor(private readonly urlPolicy: UrlPolicy) {}
 
@@ -23,14 +21,10 @@ export class RenderRequestGuard implements CanActivate {
 
   /**
    * Replaces the body with the validated RenderDto, or throws the 400/422. Also called by the
-   * direct render route (render.route.ts). A body the compiled check takes is used as it is; any
-   * other goes through the ValidationPipe, whose errors are the answer.
+   * direct render route (render.route.ts).
    */
   async admit(request: FastifyRequest): Promise<void> {
-    const body = request.body ?? {};
-    const dto = this.plainlyValid(body)
-      ? (body as RenderDto)
-      : ((await this.validation.transform(body, { type: 'body', metatype: RenderDto })) as RenderDto);
+    const dto = await this.validate(request.body ?? {});
     await this.urlPolicy.check(dto.url);
     request.body = dto;
   }

@@ -64,8 +64,12 @@ describe('RenderRequestDto', () => {
     [{ url: 'http://a.test/', timeouts: { total_ms: 5 } }, /^timeouts\.property total_ms should not exist/],
     [{ url: 'http://a.test/', artifacts: { screenshot: 'yes' } }, /^artifacts\.screenshot /],
     [{ url: 'http://a.test/', storage_state: { cookies: 'sid=1', origins: [] } }, /^storage_state\.cookies /],
-    [{ url: 'http://a.test/', storage_state: { cookies: [5], origins: [] } }, /^storage_state\.each value in cookies /],
-    [{ url: 'http://a.test/', storage_state: { cookies: [] } }, /^storage_state\.origins /],
+    [{ url: 'http://a.test/', storage_state: { cookies: [5], origins: [] } }, /^storage_state\.cookies\.0 must be an object/],
+    [{ url: 'http://a.test/', storage_state: { cookies: [] } }, /^storage_state\.origins must be an array/],
+    [{ url: 'http://a.test/', storage_state: { cookies: [], origins: [{}, null] } }, /^storage_state\.origins\.1 must be an object/],
+    [{ url: 'http://a.test/', storage_state: { cookies: [], origins: [], extra: 1 } }, /^storage_state\.property extra should not exist/],
+    [{ url: 'http://a.test/', storage_state: [] }, /^storage_state must be an object with cookies and origins/],
+    [{ url: 'http://a.test/', storage_state: { cookies: Array.from({ length: 10_001 }, () => ({})), origins: [] } }, /^storage_state\.cookies must hold at most 10000 entries/],
   ])('rejects %j naming the field', async (body, pattern) => {
     const found = await messages(body);
     expect(found.some((m) => pattern.test(m))).toBe(true);

@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { CONTEXT_KEY_PATTERN } from './context-key';
 import { IsRenderActions, RenderActionBaseDto, RenderActionDto } from './render-action.dto';
-import { RenderArtifactsDto, RenderTimeoutsDto, StorageStateDto } from './render-options.dto';
+import { IsStorageState, RenderArtifactsDto, RenderTimeoutsDto, StorageStateDto } from './render-options.dto';
 import { RenderProxyDto } from './render-proxy.dto';
 
 /** The longest URL either side takes (the API checks it first, with the same limit). */
@@ -62,9 +62,7 @@ export class RenderRequestDto {
   /** Restores cookies/localStorage when this session's context has to be created (cold). */
   @ApiPropertyOptional({ type: () => StorageStateDto })
   @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => StorageStateDto)
+  @IsStorageState()
   storage_state?: StorageStateDto;
 
   /** The caller's queue (see queueKey): waiting renders are served across queues in turn. */

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, MaxLength, registerDecorator, ValidationArguments } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { SatisfiesRule } from '../../common/problem-rule';
 import { PROXY_CREDENTIAL_MAX_LENGTH } from '../session';
 
 const PROXY_SCHEMES = new Set(['http:', 'https:', 'socks5:']);
@@ -24,23 +25,10 @@ export function proxyServerProblem(value: unknown): string | null {
   return null;
 }
 
-function IsProxyServer(): PropertyDecorator {
-  return (target: object, propertyName: string | symbol) =>
-    registerDecorator({
-      name: 'isProxyServer',
-      target: target.constructor,
-      propertyName: propertyName as string,
-      validator: {
-        validate: (value: unknown) => proxyServerProblem(value) === null,
-        defaultMessage: (args: ValidationArguments) => `${args.property} ${proxyServerProblem(args.value)}`,
-      },
-    });
-}
-
 /** A session's upstream proxy (Playwright's shape). The password is write-only. */
 export class ProxyDto {
   @ApiProperty({ example: 'http://proxy.example:3128', description: 'http://, https:// or socks5:// host:port' })
-  @IsProxyServer()
+  @SatisfiesRule('isProxyServer', proxyServerProblem)
   server!: string;
 
   @ApiPropertyOptional({ maxLength: PROXY_CREDENTIAL_MAX_LENGTH })
