@@ -84,7 +84,8 @@ export function storageStateProblem(value: unknown): string | null {
 /**
  * The storage state's outline as one rule on the property, not nested validation: a render
  * carries the session's whole state, and class-transformer's copy of it plus class-validator's
- * per-item walk cost the renderer 54-166 µs per body for 5-30 cookies (bench/analysis/render-validation.js); as one
- * rule the body can take the compiled check (common/fast-validation.ts) and is not copied.
+ * per-item walk cost the renderer 54-166 µs per body for 5-30 cookies
+ * (bench/analysis/render-validation.js); as one rule the body can take the compiled check
+ * (common/fast-validation.ts) and is not copied.
  */
 export const IsStorageState = (): PropertyDecorator => SatisfiesRule('isStorageState', storageStateProblem);
