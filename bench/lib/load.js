@@ -5,7 +5,7 @@
  */
 const { createHistogram } = require('node:perf_hooks');
 const autocannon = require('autocannon');
-const { cpuTimeMs, schedStat } = require('./proc');
+const { processCpuMs, schedStat } = require('./proc');
 
 const DEFAULT_LOAD = { connections: 50, pipelining: 1, warmupSeconds: 2, durationSeconds: 8 };
 
@@ -33,7 +33,7 @@ async function measure(url, { serverPid = null, request = {}, amount = null, onS
   const base = { url, connections, pipelining, method: 'GET', timeout: 10, ...request };
   if (warmupSeconds > 0) await once({ ...base, duration: warmupSeconds });
 
-  const serverCpu0 = serverPid ? cpuTimeMs(serverPid) : null;
+  const serverCpu0 = serverPid ? processCpuMs(serverPid) : null;
   const serverSched0 = serverPid ? schedStat(serverPid) : null;
   const loaderSched0 = schedStat();
   const loaderCpu0 = process.cpuUsage();
@@ -46,7 +46,7 @@ async function measure(url, { serverPid = null, request = {}, amount = null, onS
   });
   const wallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
   const loaderCpu = process.cpuUsage(loaderCpu0);
-  const serverCpu1 = serverPid ? cpuTimeMs(serverPid) : null;
+  const serverCpu1 = serverPid ? processCpuMs(serverPid) : null;
   const serverSched1 = serverPid ? schedStat(serverPid) : null;
   const loaderSched1 = schedStat();
   const waited = (a, b) => (a && b ? round((b.waitMs - a.waitMs) / wallMs, 3) : null);

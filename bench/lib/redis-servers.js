@@ -196,7 +196,7 @@ class RedisSet {
 
   /** CPU time (ms) of every server so far. */
   cpuMs() {
-    return this.pids().reduce((sum, pid) => sum + (proc.cpuTimeMs(pid) ?? 0), 0);
+    return this.pids().reduce((sum, pid) => sum + (proc.processCpuMs(pid) ?? 0), 0);
   }
 
   /** SIGKILL every server (nothing is kept) and remove the temp directory. */

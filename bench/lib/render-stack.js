@@ -220,13 +220,13 @@ function cpuSnapshot(stack) {
     chromiumByType[type] = (chromiumByType[type] ?? 0) + ms;
   }
   return {
-    api: proc.cpuTimeMs(stack.api.child.pid) ?? 0,
-    forwarder: stack.forwarder ? (proc.cpuTimeMs(stack.forwarder.child.pid) ?? 0) : 0,
-    renderer: proc.cpuTimeMs(stack.renderer.child.pid) ?? 0,
+    api: proc.processCpuMs(stack.api.child.pid) ?? 0,
+    forwarder: stack.forwarder ? (proc.processCpuMs(stack.forwarder.child.pid) ?? 0) : 0,
+    renderer: proc.processCpuMs(stack.renderer.child.pid) ?? 0,
     chromium,
     chromium_by_type: chromiumByType,
     chromium_pids: pids,
-    site: proc.cpuTimeMs(stack.site.child.pid) ?? 0,
+    site: proc.processCpuMs(stack.site.child.pid) ?? 0,
     self: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     machine: machineCpuMs(),
     sched_api: proc.schedStat(stack.api.child.pid),
@@ -266,6 +266,18 @@ async function waitRendererIdle(renderer, timeoutMs = 30000) {
   }
 }
 
+/**
+ * The API's own GC pauses so far (seconds, by kind: minor, major, incremental, weakcb), from
+ * prom-client's default nodejs_gc_duration_seconds on its GET /metrics: main-thread pauses only
+ * (the helper threads' share of a scavenge is in the process's CPU, not here).
+ */
+async function apiGcSeconds(api) {
+  const text = await (await fetch(`${api.base}/metrics`)).text();
+  const byKind = {};
+  for (const [, kind, seconds] of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) byKind[kind] = Number(seconds);
+  return byKind;
+}
+
 async function postJson(url, body, headers = {}) {
   const t0 = process.hrtime.bigint();
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -297,5 +309,6 @@ module.exports = {
   othersCores,
   chromiumPids,
   waitRendererIdle,
+  apiGcSeconds,
   postJson,
 };

@@ -11,7 +11,7 @@
  */
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const { canPin, clockTicks, cpuTimeMs, descendants, schedStat, LOADER_CPU } = require('./proc');
+const { canPin, clockTicks, processCpuMs, descendants, schedStat, LOADER_CPU } = require('./proc');
 
 const WRK = process.env.WRK_PATH || 'wrk';
 const DEFAULT_WRK = { connections: 50, threads: 1, warmupSeconds: 2, durationSeconds: 8 };
@@ -102,12 +102,12 @@ function wrkOnce(url, { connections, threads, seconds }) {
 async function measureWrk(url, { serverPid = null, ...load } = {}) {
   const { connections, threads, warmupSeconds, durationSeconds } = { ...DEFAULT_WRK, ...load };
   if (warmupSeconds > 0) await wrkOnce(url, { connections, threads, seconds: warmupSeconds });
-  const cpu0 = serverPid ? cpuTimeMs(serverPid) : null;
+  const cpu0 = serverPid ? processCpuMs(serverPid) : null;
   const sched0 = serverPid ? schedStat(serverPid) : null;
   const wall0 = process.hrtime.bigint();
   const r = await wrkOnce(url, { connections, threads, seconds: durationSeconds });
   const wallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
-  const cpu1 = serverPid ? cpuTimeMs(serverPid) : null;
+  const cpu1 = serverPid ? processCpuMs(serverPid) : null;
   const sched1 = serverPid ? schedStat(serverPid) : null;
   const ok = r.requests - r.non_2xx;
   const serverCpuMs = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
