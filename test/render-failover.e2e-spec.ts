@@ -4,6 +4,7 @@
  * that takes a render and never answers is given up on after the hard cap. Real Chromium in
  * standalone renderers; site on 127.0.0.2.
  */
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, Socket } from 'node:net';
 import { startSite, Site } from './fixtures/site';
 import { bootApp, BootedApp } from './support/app';
@@ -80,6 +81,42 @@ describe('renderer failover', () => {
       await api.close();
       for (const socket of held) socket.destroy();
       await new Promise((resolve) => hung.close(resolve));
+    }
+  });
+
+  it("passes a render on when a closing renderer's framework answers 503 for it (no kind)", async () => {
+    // What Fastify answers (return503OnClosing) for a request that arrives on a busy keep-alive
+    // connection once the renderer's drain is over and its server closes: no handler ran.
+    const closing = createHttpServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+        response.end('{"error":"Service Unavailable","message":"Service Unavailable","statusCode":503}');
+      });
+    });
+    await new Promise<void>((resolve) => closing.listen(0, '127.0.0.1', resolve));
+    let refused = 0;
+    closing.on('request', (request) => {
+      if (request.method === 'POST' && request.url === '/render') refused++;
+    });
+    const renderer = await startRenderer();
+    const api = await bootApp({
+      headless_urls: [`http://127.0.0.1:${(closing.address() as { port: number }).port}`, renderer.url],
+      headless_token: RENDERER_TOKEN,
+      render_allowed_hosts: ['127.0.0.2'],
+    });
+    try {
+      // Renders without a session take the renderers in turn: one of these two goes to the closing one first.
+      for (let i = 0; i < 2; i++) {
+        const res = await api.inject({ method: 'POST', url: '/v1/render', payload: { url: site.url('/static') } });
+        expect(res.status).toBe(200);
+        expect(res.body.html).toContain('<h1>static</h1>');
+      }
+      expect(refused).toBe(1);
+    } finally {
+      await api.close();
+      await renderer.app.close();
+      await new Promise((resolve) => closing.close(resolve));
     }
   });
 

@@ -9,15 +9,13 @@ import {
 import { WebSocket } from 'ws';
 import { retryLater } from '../common/retry-after';
 import { Renderer, RendererPool } from '../render/renderer-pool';
-import { CDP_MAX_MESSAGE_BYTES, cdpEndPath, cdpPath, CdpEndResponse, CdpStartRequestDto, RenderErrorResponse } from '../renderer-rpc';
+import { CDP_MAX_MESSAGE_BYTES, cdpEndPath, cdpPath, CdpEndResponse, CdpStartRequestDto, refusedBeforeStart, RenderErrorResponse } from '../renderer-rpc';
 import type { SessionRef } from '../session/session';
 
 const START_TIMEOUT_MS = 45_000;
 const END_TIMEOUT_MS = 30_000;
 const CAPACITY_RETRY_AFTER_SECONDS = 5;
 
-/** Renderer refusals that mean "not here, not now": the next renderer is tried. */
-const TRY_NEXT: ReadonlySet<string> = new Set(['busy', 'shutting_down', 'browser_unavailable']);
 
 /** No renderer could start the browser: capacity, so waiting can clear it. */
 export class CdpCapacityReached extends ServiceUnavailableException {
@@ -66,7 +64,8 @@ export class CdpRendererClient {
       }
       const error = (await response.body.json().catch(() => ({}))) as Partial<RenderErrorResponse>;
       const message = error.error ?? `renderer answered ${response.statusCode}`;
-      if (TRY_NEXT.has(error.kind ?? '')) {
+      // "Not here, not now": the next renderer is tried.
+      if (refusedBeforeStart(response.statusCode, error.kind)) {
         refusal = message;
         continue;
       }

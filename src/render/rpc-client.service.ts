@@ -23,10 +23,10 @@ import {
   decodeRenderParts,
   RENDER_PART_LENGTHS_HEADER,
   RENDER_PARTS_TYPE,
-  RenderErrorKind,
   RenderErrorResponse,
   RenderParts,
   RenderPartsError,
+  refusedBeforeStart,
   withSavedState,
 } from '../renderer-rpc';
 import { retryLater } from '../common/retry-after';
@@ -70,8 +70,6 @@ class NoRendererRan extends ServiceUnavailableException {
   }
 }
 
-/** Renderer error kinds that mean the render never started there. */
-const NOT_RUN_KINDS: ReadonlySet<string> = new Set<RenderErrorKind>(['busy', 'shutting_down', 'browser_unavailable']);
 const NO_RENDERER_RETRY_AFTER_SECONDS = 1;
 
 /**
@@ -269,7 +267,7 @@ export class RpcClient implements OnModuleInit {
     if (response.statusCode === 200) return this.decode(body, response.headers[RENDER_PART_LENGTHS_HEADER]);
     const refusal = parseRefusal(body);
     this.metrics?.rendererError(refusal?.kind);
-    if (response.statusCode === 503 && NOT_RUN_KINDS.has(refusal?.kind ?? '')) {
+    if (refusedBeforeStart(response.statusCode, refusal?.kind)) {
       throw new NotRun(refusal?.error ?? `renderer answered ${response.statusCode}`);
     }
     throw rendererError(response.statusCode, refusal ?? {});

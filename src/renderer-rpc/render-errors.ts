@@ -30,3 +30,17 @@ export interface RenderErrorResponse {
   request_id: string;
   duration_ms: number;
 }
+
+/** Kinds with which a renderer refuses work it has not started: another renderer may take it. */
+const NOT_STARTED_KINDS: ReadonlySet<string> = new Set<RenderErrorKind>(['busy', 'shutting_down', 'browser_unavailable']);
+
+/**
+ * Whether a renderer's error answer refused the work before starting it, so that the next
+ * renderer may be tried: one of the not-started kinds, or a 503 without any kind. That one is
+ * the renderer's framework answering for it once it has begun to close (Fastify's
+ * return503OnClosing, for a request on a keep-alive connection that was busy when the drain
+ * ended), before any handler ran; every answer of the renderer's own carries a kind.
+ */
+export function refusedBeforeStart(status: number, kind: string | undefined): boolean {
+  return kind === undefined ? status === 503 : NOT_STARTED_KINDS.has(kind);
+}
