@@ -28,7 +28,7 @@
  * run and is not a per-render cost; the mean is printed beside it). Informational: CPU per render
  * of the renderer and Chromium (from /proc), how much CPU other processes used, per run, the
  * API's and the bare forwarder's memory (PSS) after the runs, and the API's main-thread GC pauses
- * per render (its own GET /metrics).
+ * per render over its own runs (its GET /metrics, read around each).
  */
 const { figure } = require('./lib/report');
 const { measure, round } = require('./lib/load');
@@ -109,6 +109,8 @@ function sides(stack) {
       headers: {},
       body: (i) => ({ url, session_id: `p2-api-${i}` }),
       pid: stack.api.child.pid,
+      // Its own GC, read from its /metrics around each of its runs (outside the CPU window).
+      gc: () => stackLib.apiGcSeconds(stack.api),
       url,
     },
   };
@@ -150,6 +152,7 @@ async function runSide(side, amount, stack, record = true, connections = CONNECT
     samples.renderMs.push(last.renderMs);
     samples.outside.push(ms - last.renderMs);
   };
+  const gcBefore = side.gc ? await side.gc() : null;
   const before = stackLib.cpuSnapshot(stack);
   const t0 = performance.now();
   const r = await measure(side.endpoint, {
@@ -178,6 +181,7 @@ async function runSide(side, amount, stack, record = true, connections = CONNECT
     },
   });
   const after = stackLib.cpuSnapshot(stack);
+  const gcAfter = side.gc ? await side.gc() : null;
   const wallSeconds = (performance.now() - t0) / 1000;
   await stackLib.waitRendererIdle(stack.renderer);
   const ok = r.requests_total - r.non_2xx;
@@ -192,6 +196,7 @@ async function runSide(side, amount, stack, record = true, connections = CONNECT
       autocannon_req_per_s: r.req_per_s,
       active_s: round(activeSeconds, 3),
       req_per_s: round(ok / activeSeconds, 2),
+      gc_seconds: gcBefore && gcAfter ? Object.fromEntries(Object.keys(gcAfter).map((kind) => [kind, gcAfter[kind] - (gcBefore[kind] ?? 0)])) : null,
       cpu_ms_per_render: {
         api: perRender('api'),
         forwarder: perRender('forwarder'),
@@ -253,14 +258,16 @@ function summarize(runs, samples) {
 }
 
 /**
- * The API's GC pauses (ms) per render between two apiGcSeconds readings. Informational: a render
- * whose request objects outlive a scavenge shows here first (a framework keeping them reachable
- * made every scavenge copy ~1.2 MB and promote it, and brought mark-compacts; issue 10).
+ * The API's GC pauses (ms) per render over its own runs (not the idle time between them, where
+ * V8's memory reducer collects too). Informational: a render whose request objects outlive a
+ * scavenge shows here first (a framework keeping them reachable made every scavenge copy ~1.2 MB
+ * and promote it, and brought mark-compacts; issue 10).
  */
-function gcPerRender(before, after, apiRuns) {
+function gcPerRender(apiRuns) {
   const renders = Math.max(apiRuns.reduce((n, r) => n + r.requests_total - r.non_2xx, 0), 1);
   const byKind = {};
-  for (const kind of Object.keys(after)) byKind[kind] = round(((after[kind] - (before[kind] ?? 0)) * 1000) / renders, 3);
+  for (const run of apiRuns) for (const [kind, seconds] of Object.entries(run.gc_seconds ?? {})) byKind[kind] = (byKind[kind] ?? 0) + seconds;
+  for (const kind of Object.keys(byKind)) byKind[kind] = round((byKind[kind] * 1000) / renders, 3);
   return { total: round(Object.values(byKind).reduce((a, b) => a + b, 0), 3), byKind };
 }
 
@@ -322,12 +329,11 @@ async function run({ log, tmpDir }) {
     const amount = Math.max(CONNECTIONS * 10, Math.round((calib.run.req_per_s * RUN_SECONDS) / CONNECTIONS) * CONNECTIONS);
     log(`    warm-up done (${2 * SIDES.length * warmAmount} renders); direct warm rate ${calib.run.req_per_s} req/s -> ${amount} renders per run`);
 
-    const gcBefore = await stackLib.apiGcSeconds(stack.api);
     const { runs, samples, firstBad, paired } = await alternate(S, stack, log, ROUNDS, amount, CONNECTIONS);
     log(`    sequential (1 connection, informational): ${SEQ_ROUNDS} runs of ${SEQ_PER_RUN} renders per side, ABBA`);
     const seq = await alternate(S, stack, log, SEQ_ROUNDS, SEQ_PER_RUN, 1);
     firstBad.push(...seq.firstBad);
-    const gc = gcPerRender(gcBefore, await stackLib.apiGcSeconds(stack.api), [...runs.api, ...seq.runs.api]);
+    const gc = gcPerRender([...runs.api, ...seq.runs.api]);
     const health = await (await fetch(`${stack.renderer.base}/healthz`)).json();
     const pinning = stackLib.affinities(stack);
     const pssMb = (child) => round(pssKb(child.pid) / 1024, 1);
@@ -402,7 +408,7 @@ async function run({ log, tmpDir }) {
       figure('api_cpu_ms_per_render', 'API process CPU per render', api.cpu_ms_per_render_median.api, 'ms', { op: '<=', value: TARGET_API_CPU_MS }, `median of the ${ROUNDS} runs (mean ${api.cpu_ms_per_render.api}); bare forwarder ${forwarder.cpu_ms_per_render_median.forwarder} ms (mean ${forwarder.cpu_ms_per_render.forwarder})`),
       figure('forwarder_cpu_ms_per_render', 'floor: bare forwarder CPU per render', forwarder.cpu_ms_per_render_median.forwarder, 'ms', null, `median of the runs; API - forwarder: ${cpuOverForwarder} ms`),
       figure('seq_api_cpu_ms_per_render', 'sequential: API process CPU per render', seqApi.cpu_ms_per_render_median.api, 'ms', null, `median of the runs (mean ${seqApi.cpu_ms_per_render.api}); bare forwarder ${seqForwarder.cpu_ms_per_render_median.forwarder} ms; API - forwarder: ${seqCpuOverForwarder} ms`),
-      figure('api_gc_ms_per_render', "API main thread's GC pauses per render", gc.total, 'ms', null, `by kind: ${Object.entries(gc.byKind).map(([kind, ms]) => `${kind} ${ms}`).join(', ')} ms (prom-client's nodejs_gc_duration_seconds, all the API's measured runs)`),
+      figure('api_gc_ms_per_render', "API main thread's GC pauses per render", gc.total, 'ms', null, `by kind: ${Object.entries(gc.byKind).map(([kind, ms]) => `${kind} ${ms}`).join(', ')} ms (prom-client's nodejs_gc_duration_seconds over the API's measured runs)`),
       figure('api_pss_mb', 'API process memory (PSS) after the runs', memory.api, 'MB', null, `bare forwarder ${memory.forwarder} MB`),
       figure('renderer_cpu_ms_per_render', 'renderer Node CPU per render (direct / API)', direct.cpu_ms_per_render.renderer, 'ms', null, `API side ${api.cpu_ms_per_render.renderer} ms`),
       figure('chromium_cpu_ms_per_render', 'Chromium CPU per render (direct / API)', direct.cpu_ms_per_render.chromium, 'ms', null, `API side ${api.cpu_ms_per_render.chromium} ms`),
