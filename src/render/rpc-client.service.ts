@@ -56,7 +56,10 @@ export interface SessionRender {
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
 class Unreachable extends Error {}
 
-/** A renderer refused the render without running it (refusedBeforeStart: busy, draining, no browser, its framework closing): try the next. */
+/**
+ * A renderer refused the render without running it (refusedBeforeStart: busy, draining, no
+ * browser, its framework closing): try the next.
+ */
 class NotRun extends Error {}
 
 /**
