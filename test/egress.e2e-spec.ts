@@ -197,6 +197,35 @@ describe('DNS rebinding (RENDER_DNS_SERVERS answers an allowed address first, 12
   });
 });
 
+describe("the API's early check keeps a name's answer for its TTL (RENDER_DNS_SERVERS, TTL 60)", () => {
+  let canary: CountingServer;
+  let dns: DnsResponder;
+  let api: BootedApp;
+
+  beforeAll(async () => {
+    canary = await startCountingServer('127.0.0.1', 0);
+    dns = await startDnsResponder((_, type) => (type === 'A' ? ['127.0.0.1'] : []), '127.0.0.3', 60);
+    api = await bootApp({ headless_port: 0, render_allowed_hosts: ['127.0.0.2'], render_dns_servers: [dns.server] });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await dns?.close();
+    await canary?.close();
+  });
+
+  it('refuses every render of a name that resolves to a refused address, asking DNS once', async () => {
+    const url = `http://kept.test:${canary.port}/`;
+    for (let i = 0; i < 3; i++) {
+      const res = await api.inject({ method: 'POST', url: '/v1/render', payload: { url } });
+      expect(res.status).toBe(422);
+      expect(res.body.message).toContain("url host 'kept.test' is refused by the egress policy (loopback: 127.0.0.1)");
+    }
+    expect(dns.queries.filter((q) => q.endsWith(' kept.test')).sort()).toEqual(['A kept.test', 'AAAA kept.test']);
+    expect(canary.connections).toBe(0);
+  });
+});
+
 describe('upstream proxy (renderer side)', () => {
   const credentials = { username: 'scraper', password: 'pa55-w0rd-never-logged' };
   let site: HostileSite;

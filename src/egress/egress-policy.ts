@@ -1,7 +1,7 @@
 import { AddressReason, refusalOf } from './address-ranges';
 import { AllowList } from './allow-list';
 import { EgressTarget, targetOfUrl } from './egress-target';
-import { createHostResolver, HostResolver } from './host-resolver';
+import type { HostResolver } from './host-resolver';
 import { formatIp, parseIp } from './ip-address';
 
 /** Why the policy refused: an address range, or a URL scheme other than http(s). */
@@ -28,12 +28,14 @@ export class EgressPolicy {
     private readonly resolve: HostResolver,
   ) {}
 
-  /** From RENDER_ALLOWED_HOSTS and RENDER_DNS_SERVERS (already validated by the config). */
-  static fromSettings(allowedHosts: readonly string[], dnsServers: readonly string[]): { policy: EgressPolicy; resolve: HostResolver } {
+  /**
+   * From RENDER_ALLOWED_HOSTS (already validated by the config) and a resolver for
+   * RENDER_DNS_SERVERS (egress/host-resolver.ts).
+   */
+  static fromSettings(allowedHosts: readonly string[], resolve: HostResolver): EgressPolicy {
     const parsed = AllowList.parse(allowedHosts);
     if ('problem' in parsed) throw new Error(`render_allowed_hosts: ${parsed.problem}`);
-    const resolve = createHostResolver(dnsServers);
-    return { policy: new EgressPolicy(parsed.list, resolve), resolve };
+    return new EgressPolicy(parsed.list, resolve);
   }
 
   async checkUrl(url: URL): Promise<EgressVerdict> {

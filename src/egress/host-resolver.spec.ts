@@ -16,9 +16,18 @@ describe('createHostResolver with RENDER_DNS_SERVERS', () => {
 
   it('asks for A and AAAA and returns every address', async () => {
     const resolve = createHostResolver([dns.server]);
-    expect(await resolve('both.test')).toEqual({ ok: true, addresses: ['93.184.216.34', '2606:2800:220:1::1'] });
-    expect(await resolve('v6only.test')).toEqual({ ok: true, addresses: ['2606:2800:220:1::1'] });
+    expect(await resolve('both.test')).toEqual({ ok: true, addresses: ['93.184.216.34', '2606:2800:220:1::1'], ttlSeconds: 0 });
+    expect(await resolve('v6only.test')).toEqual({ ok: true, addresses: ['2606:2800:220:1::1'], ttlSeconds: 0 });
     expect(dns.queries).toEqual(expect.arrayContaining(['A both.test', 'AAAA both.test']));
+  });
+
+  it("gives the records' least TTL, so that an answer can be kept as long as DNS says", async () => {
+    const timed = await startDnsResponder(() => ['93.184.216.34'], '127.0.0.3', 45);
+    try {
+      expect(await createHostResolver([timed.server])('timed.test')).toEqual({ ok: true, addresses: ['93.184.216.34'], ttlSeconds: 45 });
+    } finally {
+      await timed.close();
+    }
   });
 
   it('reports a name without addresses as unresolved', async () => {

@@ -7,7 +7,10 @@ export const DNS_TIMEOUT_MS = 3000;
 /** Attempts per query against RENDER_DNS_SERVERS (each bounded by the Resolver's own timeout). */
 const DNS_TRIES = 2;
 
-export type ResolveOutcome = { ok: true; addresses: string[] } | { ok: false; error: string };
+export type ResolveOutcome =
+  /** `ttlSeconds`: the least TTL of the records, when the resolver tells it (getaddrinfo does not). */
+  | { ok: true; addresses: string[]; ttlSeconds?: number }
+  | { ok: false; error: string };
 
 /** Resolves a name to all of its IPv4 and IPv6 addresses; never throws, never waits forever. */
 export type HostResolver = (host: string) => Promise<ResolveOutcome>;
@@ -34,9 +37,11 @@ function serverResolver(servers: readonly string[], timeoutMs: number): HostReso
   resolver.setServers([...servers]);
   return async (host) => {
     // A name with only one family answers the other with ENODATA; that alone is no failure.
-    const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
-    const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
-    if (addresses.length > 0) return { ok: true, addresses };
+    const [v4, v6] = await Promise.allSettled([resolver.resolve4(host, { ttl: true }), resolver.resolve6(host, { ttl: true })]);
+    const records = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+    if (records.length > 0) {
+      return { ok: true, addresses: records.map((r) => r.address), ttlSeconds: Math.min(...records.map((r) => r.ttl)) };
+    }
     const failed = [v4, v6].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     return { ok: false, error: codeOf(failed?.reason) ?? 'no addresses' };
   };

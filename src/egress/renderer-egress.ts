@@ -1,7 +1,7 @@
 import { EgressIdentity } from './egress-identity';
 import { EgressPolicy } from './egress-policy';
 import { authorityOf } from './egress-target';
-import { HostResolver } from './host-resolver';
+import { createHostResolver, HostResolver } from './host-resolver';
 import { ConnectFailure } from './proxy/egress-proxy';
 import { parseUpstreamProxy, ProxySetting, UpstreamProxy } from './upstream-proxy';
 
@@ -35,7 +35,9 @@ export class RendererEgress {
     settings: RendererEgressSettings,
     private readonly logger: EgressLogger,
   ) {
-    ({ policy: this.policy, resolve: this.resolve } = EgressPolicy.fromSettings(settings.allowedHosts, settings.dnsServers));
+    // No answer cache here: this is the fence, and it resolves afresh for every connection.
+    this.resolve = createHostResolver(settings.dnsServers);
+    this.policy = EgressPolicy.fromSettings(settings.allowedHosts, this.resolve);
     const upstream = settings.upstreamProxy ? parseUpstreamProxy({ server: settings.upstreamProxy }, true) : null;
     // The config validator has already refused a malformed one; this is belt and braces.
     if (typeof upstream === 'string') throw new Error(`render_upstream_proxy: ${upstream}`);

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { DnsResponder, startDnsResponder } from '../../test/fixtures/dns-responder';
+import { FakeClock } from '../common/clock';
 import { loadConfig } from '../config/app-config';
 import { UrlPolicy } from './url-policy';
 
@@ -19,7 +20,7 @@ describe('UrlPolicy', () => {
   afterAll(() => dns.close());
 
   const policy = (allowed: string[] = []): UrlPolicy =>
-    new UrlPolicy(loadConfig({ env: {}, overrides: { render_allowed_hosts: allowed, render_dns_servers: [dns.server] } }));
+    new UrlPolicy(loadConfig({ env: {}, overrides: { render_allowed_hosts: allowed, render_dns_servers: [dns.server] } }), new FakeClock());
 
   async function outcome(promise: Promise<unknown>): Promise<{ status: number; message?: string }> {
     try {
@@ -49,5 +50,22 @@ describe('UrlPolicy', () => {
     await expect(policy().check('https://public.test/path?q=1')).resolves.toBeInstanceOf(URL);
     await expect(policy(['metadata.test', '127.0.0.2']).check('http://metadata.test/')).resolves.toBeInstanceOf(URL);
     await expect(policy(['127.0.0.2']).check('http://127.0.0.2:8080/')).resolves.toBeInstanceOf(URL);
+  });
+
+  it('keeps a name\'s answer for its TTL: a render of that host waits for no lookup in the API', async () => {
+    const timed = await startDnsResponder((_, type) => (type === 'A' ? ['93.184.216.34'] : []), '127.0.0.3', 30);
+    try {
+      const clock = new FakeClock();
+      const kept = new UrlPolicy(loadConfig({ env: {}, overrides: { render_dns_servers: [timed.server] } }), clock);
+      const asked = () => timed.queries.filter((q) => q.endsWith(' kept.test')).length;
+      await kept.check('https://kept.test/one');
+      await kept.check('https://kept.test/two');
+      expect(asked()).toBe(2); // A and AAAA, once
+      clock.advance(30_000);
+      await kept.check('https://kept.test/three');
+      expect(asked()).toBe(4);
+    } finally {
+      await timed.close();
+    }
   });
 });

@@ -1,6 +1,9 @@
 import { BadGatewayException, BadRequestException, Injectable, UnprocessableEntityException } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import { AppConfig } from '../config/app-config';
+import { cacheAnswers, EARLY_CHECK_ANSWERS } from '../egress/answer-cache';
 import { EgressPolicy } from '../egress/egress-policy';
+import { createHostResolver } from '../egress/host-resolver';
 import { formatHost } from '../egress/egress-target';
 import { parseUpstreamProxy, ProxySetting } from '../egress/upstream-proxy';
 
@@ -8,14 +11,17 @@ import { parseUpstreamProxy, ProxySetting } from '../egress/upstream-proxy';
  * The API's early check of the URL a client sent (DESIGN §5): the egress policy the renderer's
  * proxy applies to every connection, run once more up front so that a refused URL costs no
  * render and no session request. It is not the fence (redirects, scripts and DNS answers that
- * change are judged by the renderer's egress layer); it answers the obvious cases early.
+ * change are judged by the renderer's egress layer); it answers the obvious cases early. So it
+ * may keep a name's answer for its TTL (egress/answer-cache.ts): a render of a named host then
+ * waits for no lookup in the API, only for the renderer's own.
  */
 @Injectable()
 export class UrlPolicy {
   private readonly policy: EgressPolicy;
 
-  constructor(config: AppConfig) {
-    ({ policy: this.policy } = EgressPolicy.fromSettings(config.render_allowed_hosts, config.render_dns_servers));
+  constructor(config: AppConfig, clock: Clock) {
+    const resolve = cacheAnswers(createHostResolver(config.render_dns_servers), clock, EARLY_CHECK_ANSWERS);
+    this.policy = EgressPolicy.fromSettings(config.render_allowed_hosts, resolve);
   }
 
   /** 400 for a malformed URL, 422 for a refused one (naming the host), 502 for a host that does not resolve. */
