@@ -36,6 +36,16 @@ const LOADER_SHARE_MAX = 0.9;
 const SATURATED = 0.9;
 /** Measured runs per server, alternated (ABBA). */
 const ROUNDS = 2;
+/**
+ * Each server's warm-up before its first measured run. The app has far more code on the path
+ * than a bare server, and V8 takes longer to optimise it: from a fresh start, in consecutive 1 s
+ * wrk runs (3 starts each, this VM), the app's CPU per request was 154-251, 108-170 and 95-191 µs
+ * in its first three seconds and settled after that (68-114 µs, by start), while bare node:http
+ * settled within two. With wrk's default 2 s the app's first measured run began in that tail:
+ * a half-optimised app against optimised baselines. 12 s for every server measures the steady
+ * state a long-running service is in.
+ */
+const WARMUP_SECONDS = 12;
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const pct = (share) => (share === null ? 'n/a' : `${(share * 100).toFixed(1)}%`);
@@ -109,7 +119,7 @@ async function sessionOf(app) {
 }
 
 async function run({ log, tmpDir, load = {} }) {
-  const settings = { ...DEFAULT_WRK, ...load };
+  const settings = { ...DEFAULT_WRK, warmupSeconds: WARMUP_SECONDS, ...load };
   const started = [];
   try {
     log(
