@@ -37,4 +37,10 @@ describe('readCappedBody', () => {
     cut.destroy();
     await expect(cutRead).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
   });
+
+  it('keeps listening for errors once read: a late error from the body cannot crash the process', async () => {
+    const body = Readable.from([Buffer.from('{}')]);
+    expect((await readCappedBody(body, 1024)).toString()).toBe('{}');
+    expect(() => body.emit('error', new Error('late'))).not.toThrow();
+  });
 });
