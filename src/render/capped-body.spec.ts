@@ -43,4 +43,19 @@ describe('readCappedBody', () => {
     expect((await readCappedBody(body, 1024)).toString()).toBe('{}');
     expect(() => body.emit('error', new Error('late'))).not.toThrow();
   });
+
+  it('fails at once for a body that failed or was cut before it is read (its events are gone)', async () => {
+    const failed = new Readable({ read() {} });
+    failed.on('error', () => {}); // as undici's body: the error went by before anyone read
+    failed.destroy(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }));
+    await new Promise((resolve) => setImmediate(resolve));
+    const cut = new Readable({ read() {} });
+    cut.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+
+    const within = <T>(read: Promise<T>) =>
+      Promise.race([read, new Promise((_, reject) => setTimeout(() => reject(new Error('still waiting')), 500))]);
+    await expect(within(readCappedBody(failed, 1024))).rejects.toMatchObject({ code: 'UND_ERR_SOCKET' });
+    await expect(within(readCappedBody(cut, 1024))).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
 });

@@ -12,6 +12,11 @@ import type { Readable } from 'node:stream';
  * promise and a nextTick per chunk) was about 3 KB of the ~50 KB the API allocates per render.
  */
 export function readCappedBody(body: Readable, maxBytes: number): Promise<Buffer> {
+  // The body may have failed before this is called: undici parses on past the headers in the
+  // same turn, and the stream's 'error' and 'close' come on a nextTick, before this caller's
+  // await resumes. No event will come again, so those cases are answered from its state.
+  if (body.errored) return Promise.reject(body.errored);
+  if (body.destroyed) return Promise.reject(prematureClose());
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -35,9 +40,10 @@ export function readCappedBody(body: Readable, maxBytes: number): Promise<Buffer
     };
     const onEnd = (): void => settle(() => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
     const onError = (err: Error): void => settle(() => reject(err));
-    // Destroyed without an error (the connection cut short): what `for await` would throw.
-    const onClose = (): void =>
-      settle(() => reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })));
+    const onClose = (): void => settle(() => reject(prematureClose()));
     body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
 }
+
+/** Destroyed without an error (the connection cut short): what `for await` would throw. */
+const prematureClose = (): Error => Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
