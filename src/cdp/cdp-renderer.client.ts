@@ -16,7 +16,6 @@ const START_TIMEOUT_MS = 45_000;
 const END_TIMEOUT_MS = 30_000;
 const CAPACITY_RETRY_AFTER_SECONDS = 5;
 
-
 /** No renderer could start the browser: capacity, so waiting can clear it. */
 export class CdpCapacityReached extends ServiceUnavailableException {
   constructor(message: string) {
