@@ -197,6 +197,45 @@ describe('headless renderer (real Chromium)', () => {
     expect(restored.body.html).toContain('<pre id="token">t-123</pre>');
   });
 
+  it('renders a request that left its state out only in a warm context: 409 state_required before running anything, else as usual', async () => {
+    const contexts = async () => ((await (await fetch(`${r.base}/healthz`)).json()) as { contexts: number }).contexts;
+    const before = await contexts();
+    const cold = await r.post({ url: site.url('/login'), context_key: key('e2e-omitted'), state_seq: 3, state_omitted: true });
+    expect(cold.status).toBe(409);
+    expect(cold.body).toEqual(expect.objectContaining({ kind: 'state_required', error: expect.stringContaining('storage_state') }));
+    expect(await contexts()).toBe(before); // no context was created for it
+
+    const login = await r.post({ url: site.url('/login'), context_key: key('e2e-omitted'), storage_state: { cookies: [], origins: [] }, state_seq: 3 });
+    expect(login.status).toBe(200);
+    const warm = await r.post({ url: site.url('/whoami'), context_key: key('e2e-omitted'), state_seq: 4, state_omitted: true });
+    expect(warm.status).toBe(200);
+    expect(warm.body.context_reused).toBe(true);
+    expect(warm.body.html).toContain('<pre id="cookie">sid=abc123</pre>');
+    expect(warm.body.state_seq).toBe(4);
+
+    await r.closeContext(key('e2e-omitted'));
+    const closed = await r.post({ url: site.url('/whoami'), context_key: key('e2e-omitted'), state_seq: 4, state_omitted: true });
+    expect(closed.status).toBe(409);
+  });
+
+  it('refuses state_omitted without context_key or a positive state_seq, or beside storage_state (400)', async () => {
+    const bad = [
+      { url: site.url('/static'), state_seq: 1, state_omitted: true },
+      { url: site.url('/static'), context_key: key('e2e-omitted-bad'), state_omitted: true },
+      { url: site.url('/static'), context_key: key('e2e-omitted-bad'), state_seq: 0, state_omitted: true },
+      { url: site.url('/static'), context_key: key('e2e-omitted-bad'), state_seq: 1, state_omitted: true, storage_state: { cookies: [], origins: [] } },
+    ];
+    for (const body of bad) {
+      const res = await r.post(body);
+      expect({ status: res.status, kind: res.body.kind, error: res.body.error }).toEqual({
+        status: 400,
+        kind: 'invalid_request',
+        error: expect.stringContaining('state_omitted'),
+      });
+    }
+    expect((await r.post({ url: site.url('/static'), state_omitted: 'yes' })).status).toBe(400);
+  });
+
   it('DELETE /contexts/:key is 204 for an unknown context too, and 400 for a malformed key', async () => {
     expect((await r.closeContext(key('never-seen'))).status).toBe(204);
     expect((await r.closeContext('e2e-alice')).status).toBe(400);

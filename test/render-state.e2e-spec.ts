@@ -7,6 +7,9 @@
  */
 import { DEFAULT_TENANT } from '../src/auth/tenant.decorator';
 import type { StorageState } from '../src/renderer-rpc';
+import { BrowserService } from '../src/headless/browser.service';
+import { RenderService } from '../src/headless/render.service';
+import { RendererPool } from '../src/render/renderer-pool';
 import { SessionStore } from '../src/session/session.store';
 import { startSite, Site } from './fixtures/site';
 import { bootApp, BootedApp } from './support/app';
@@ -77,6 +80,39 @@ describe('browser state on the render path (real renderer and Chromium)', () => 
       { name: 'more', value: 'x' },
       { name: 'token', value: 't-123' },
     ]);
+  });
+
+  it("sends the saved state only to a renderer whose context for the session is cold (it answers state_required)", async () => {
+    await render({ url: site.url('/login'), session_id: 'on-demand' });
+    const saved = await stored('on-demand');
+    expect(saved?.seq).toBeGreaterThan(0);
+    const seen = jest.spyOn(renderer.app.get(RenderService), 'render');
+    try {
+      const warm = await render({ url: site.url('/whoami'), session_id: 'on-demand' });
+      expect(warm.status).toBe(200);
+      expect(warm.body.state_saved).toBe(true);
+      expect(seen).toHaveBeenCalledTimes(1);
+      expect(seen.mock.calls[0][0]).toEqual(expect.objectContaining({ state_seq: saved?.seq, state_omitted: true }));
+      expect(seen.mock.calls[0][0]).not.toHaveProperty('storage_state');
+
+      // The renderer forgets the context (idle, evicted, restarted): the state is asked for and restored.
+      seen.mockClear();
+      const session = await api.app.get(SessionStore).get(DEFAULT_TENANT, 'on-demand');
+      renderer.app.get(BrowserService).closeContext(api.app.get(RendererPool).keys.context(session!));
+      const cold = await render({ url: site.url('/whoami'), session_id: 'on-demand' });
+      expect(cold.status).toBe(200);
+      expect(cold.body.html).toContain('<pre id="cookie">sid=abc123</pre>');
+      expect(cold.body.html).toContain('<pre id="token">t-123</pre>');
+      expect(cold.body.session.state.request_count).toBe(3); // one render, counted once
+      // A step of the protocol, not a failed RPC.
+      expect((await api.inject('/metrics')).text).not.toMatch(/riptide_renderer_rpc_errors_total\{kind="(state_required|other|invalid_request)"\} [1-9]/);
+      expect(seen.mock.calls.map(([request]) => [request.state_omitted ?? false, request.storage_state !== undefined])).toEqual([
+        [true, false],
+        [false, true],
+      ]);
+    } finally {
+      seen.mockRestore();
+    }
   });
 
   it('saves the localStorage of an origin the page went through by script (full export)', async () => {

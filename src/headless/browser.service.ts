@@ -151,6 +151,15 @@ export class BrowserService implements OnModuleInit, OnApplicationShutdown {
     return this.contexts.lease(key, state);
   }
 
+  /** The warm context of a context key; null, creating none, when it has none. */
+  leaseWarmContext(key: string): Promise<ContextLease<BrowserContext> | null> {
+    return this.contexts.leaseWarm(key);
+  }
+
+  hasContext(key: string): boolean {
+    return this.contexts.has(key);
+  }
+
   /** A fresh context for one render without a session, closed on release. */
   async leaseThrowaway(): Promise<ContextLease<BrowserContext>> {
     const context = await this.newContext(undefined);

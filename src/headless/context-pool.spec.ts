@@ -44,6 +44,25 @@ describe('ContextPool', () => {
     expect(created).toHaveLength(1);
   });
 
+  it('leaseWarm leases an existing context (keeping it in use) and creates none', async () => {
+    const { pool, created, advance } = setup(2, 1000);
+    expect(await pool.leaseWarm('s1')).toBeNull();
+    expect(created).toHaveLength(0);
+    expect(pool.has('s1')).toBe(false);
+
+    (await pool.lease('s1', 'state-1')).release();
+    const warm = await pool.leaseWarm('s1');
+    expect(warm?.reused).toBe(true);
+    expect(warm?.context).toBe(created[0]);
+    advance(5000);
+    pool.sweep();
+    expect(created[0].closed).toBe(0); // in use: not swept
+    warm?.release();
+    pool.sweep(); // released just now: not idle long enough
+    expect(created[0].closed).toBe(0);
+    expect(created).toHaveLength(1);
+  });
+
   it('shares one creation between concurrent cold leases', async () => {
     const { pool, created } = setup();
     const [a, b] = await Promise.all([pool.lease('s1'), pool.lease('s1')]);

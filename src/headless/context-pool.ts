@@ -52,13 +52,21 @@ export class ContextPool<C extends PooledContext, S = unknown> {
 
   /** The session's context, created (with `restore`) if it has none. Call `release` when done. */
   async lease(key: string, restore?: S): Promise<ContextLease<C>> {
-    let entry = this.entries.get(key);
-    const reused = entry !== undefined;
-    if (entry) {
-      this.entries.delete(key);
-    } else {
-      entry = this.createEntry(key, restore);
-    }
+    const entry = this.entries.get(key);
+    return entry ? this.enter(key, entry, true) : this.enter(key, this.createEntry(key, restore), false);
+  }
+
+  /**
+   * The session's context if it has one (decided in the caller's turn, as lease's creation is);
+   * null, creating nothing, if not: for a render that left out the state to restore (state_omitted).
+   */
+  async leaseWarm(key: string): Promise<ContextLease<C> | null> {
+    const entry = this.entries.get(key);
+    return entry ? this.enter(key, entry, true) : null;
+  }
+
+  private async enter(key: string, entry: Entry<C>, reused: boolean): Promise<ContextLease<C>> {
+    this.entries.delete(key);
     this.entries.set(key, entry);
     entry.users++;
     entry.lastUsed = this.now();

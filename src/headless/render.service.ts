@@ -60,6 +60,8 @@ export class RenderService implements BeforeApplicationShutdown {
    */
   async render(request: RenderRequestDto, cancel?: AbortSignal): Promise<RenderOutcome> {
     if (this.draining) throw new RenderError('shutting_down', 'renderer is shutting down');
+    // Checked before the queue too, so that the caller's second try (with the state) does not wait in it twice.
+    if (request.state_omitted) this.checkStateOmitted(request);
     const hardCapMs = Math.min(request.timeouts?.hard_cap_ms ?? this.config.render_timeout_ms, this.config.render_timeout_ms);
     const deadline = Deadline.after(hardCapMs);
     const abort = new AbortController();
@@ -119,7 +121,7 @@ export class RenderService implements BeforeApplicationShutdown {
     let completed = false;
     try {
       const upstream = request.proxy ? await this.upstreamOf(request.proxy) : null;
-      lease = key ? await this.browsers.leaseContext(key, request.storage_state) : await this.browsers.leaseThrowaway();
+      lease = key ? await this.leaseSessionContext(key, request) : await this.browsers.leaseThrowaway();
       const warm = key ? this.warmContext(lease, request) : null;
       // The tab before the egress recording: what its old page requests as it wakes is not this render's.
       if (warm) ({ tab, watch: stateWatch } = await this.takeTab(lease.context, warm));
@@ -183,6 +185,25 @@ export class RenderService implements BeforeApplicationShutdown {
       }
       lease?.release();
     }
+  }
+
+  /**
+   * The session's context. A render that left its state out (state_omitted) runs only in a warm
+   * one: its context may have been closed (idle, evicted) while it queued.
+   */
+  private async leaseSessionContext(key: string, request: RenderRequestDto): Promise<ContextLease<BrowserContext>> {
+    if (!request.state_omitted) return this.browsers.leaseContext(key, request.storage_state);
+    const lease = await this.browsers.leaseWarmContext(key);
+    if (!lease) throw stateRequired();
+    return lease;
+  }
+
+  /** A render that left its state out: well-formed (else 400), and only for a warm context (else 409 state_required). */
+  private checkStateOmitted(request: RenderRequestDto): void {
+    if (!request.context_key || request.storage_state || !request.state_seq) {
+      throw new RenderError('invalid_request', 'state_omitted needs context_key and a positive state_seq, and no storage_state');
+    }
+    if (!this.browsers.hasContext(request.context_key)) throw stateRequired();
   }
 
   /**
@@ -275,3 +296,6 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
     else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
 }
+
+const stateRequired = (): RenderError =>
+  new RenderError('state_required', 'no warm context for context_key: send the request again with its storage_state');

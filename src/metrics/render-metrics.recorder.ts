@@ -26,7 +26,8 @@ const OUTCOMES: readonly RenderOutcome[] = ['success', 'error', 'timeout', 'unav
  */
 export const TRANSPORT_ERROR_KINDS = ['unreachable', 'rpc_timeout', 'connection', 'no_renderer'] as const;
 export type TransportErrorKind = (typeof TRANSPORT_ERROR_KINDS)[number];
-const RENDERER_KINDS = new Set<string>(Object.keys(RENDER_ERROR_STATUS));
+/** state_required is not a failure: the RPC client answers it by sending the render again with its state. */
+const RENDERER_KINDS = new Set<string>(Object.keys(RENDER_ERROR_STATUS).filter((kind) => kind !== 'state_required'));
 
 const RENDER_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60];
 

@@ -28,6 +28,7 @@ import {
   RenderPartsError,
   refusedBeforeStart,
   withSavedState,
+  withStateLeftOut,
 } from '../renderer-rpc';
 import { retryLater } from '../common/retry-after';
 import { readCappedBody } from './capped-body';
@@ -51,6 +52,15 @@ export interface SessionRender {
   session: Session | null;
   /** Whether the render's browser state was kept (see RecordedRender); null without one. */
   stateSaved: boolean | null;
+}
+
+/**
+ * A render's body for the renderer: `text`, and for a session with a saved state left out of
+ * it, the body with the state, sent to a renderer that answers `state_required`.
+ */
+interface RenderPayload {
+  text: string;
+  withState: (() => string) | null;
 }
 
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
@@ -104,7 +114,8 @@ export class RpcClient implements OnModuleInit {
     tenant: string = DEFAULT_TENANT,
     requestId: string = randomUUID(),
   ): Promise<RenderParts> {
-    return this.send(null, JSON.stringify({ ...config, url, queue_key: this.renderers.keys.queue(tenant) }), requestId, this.hardCap(config));
+    const body = JSON.stringify({ ...config, url, queue_key: this.renderers.keys.queue(tenant) });
+    return this.send(null, { text: body, withState: null }, requestId, this.hardCap(config));
   }
 
   /**
@@ -128,16 +139,19 @@ export class RpcClient implements OnModuleInit {
     const { tenant, session } = reservation;
     const started = this.clock.now();
     const key = this.renderers.keys.context(session);
-    const payload = withSavedState(
-      {
-        ...config,
-        url,
-        context_key: key,
-        queue_key: this.renderers.keys.queue(tenant),
-        ...(session.config.proxy && { proxy: session.config.proxy }),
-      },
-      reservation.storageState,
-    );
+    const fields = {
+      ...config,
+      url,
+      context_key: key,
+      queue_key: this.renderers.keys.queue(tenant),
+      ...(session.config.proxy && { proxy: session.config.proxy }),
+    };
+    const state = reservation.storageState;
+    // A saved state is sent only to a renderer that asks for it (state_required: the session's
+    // context is not warm there); a warm context has no use for it (see withStateLeftOut).
+    const payload: RenderPayload = state
+      ? { text: withStateLeftOut(fields, state), withState: () => withSavedState(fields, state) }
+      : { text: withSavedState(fields, null), withState: null };
     try {
       const parts = await this.send(key, payload, requestId, this.hardCap(config));
       const { meta, state } = parts;
@@ -204,7 +218,7 @@ export class RpcClient implements OnModuleInit {
   }
 
   /** Every render goes through here: timed by outcome for /metrics. */
-  private send(key: string | null, payload: string, requestId: string, hardCapMs: number): Promise<RenderParts> {
+  private send(key: string | null, payload: RenderPayload, requestId: string, hardCapMs: number): Promise<RenderParts> {
     const send = () => this.sendInOrder(key, payload, requestId, hardCapMs);
     return this.metrics ? this.metrics.timeRender(send) : send();
   }
@@ -213,7 +227,7 @@ export class RpcClient implements OnModuleInit {
    * Tries renderers in rank order, moving on when one could not be reached or refused the
    * render without running it (busy, draining): a render that could run elsewhere does.
    */
-  private async sendInOrder(key: string | null, payload: string, requestId: string, hardCapMs: number): Promise<RenderParts> {
+  private async sendInOrder(key: string | null, payload: RenderPayload, requestId: string, hardCapMs: number): Promise<RenderParts> {
     let refusal: NotRun | null = null;
     for (const renderer of this.renderers.rank(key)) {
       if (!renderer.breaker.allows(this.clock.now())) continue;
@@ -235,7 +249,7 @@ export class RpcClient implements OnModuleInit {
     throw new NoRendererRan(refusal ? `renderer unavailable: ${refusal.message}` : 'no renderer is available');
   }
 
-  private async post(renderer: Renderer, payload: string, requestId: string, hardCapMs: number): Promise<RenderParts> {
+  private async post(renderer: Renderer, payload: RenderPayload, requestId: string, hardCapMs: number): Promise<RenderParts> {
     const timeout = hardCapMs + RPC_MARGIN_MS;
     let response;
     try {
@@ -248,7 +262,7 @@ export class RpcClient implements OnModuleInit {
           accept: RENDER_PARTS_TYPE,
           'x-request-id': requestId,
         },
-        body: payload,
+        body: payload.text,
         // The renderer answers once the render is done (or its hard cap hit): the headers
         // timeout bounds the render, the body timeout the bytes after. No AbortSignal.timeout on
         // top: its signal, timer and listener cost a render about 4 % of the API's instructions
@@ -269,6 +283,9 @@ export class RpcClient implements OnModuleInit {
     }
     if (response.statusCode === 200) return this.decode(body, response.headers[RENDER_PART_LENGTHS_HEADER]);
     const refusal = parseRefusal(body);
+    if (refusal?.kind === 'state_required' && payload.withState) {
+      return this.post(renderer, { text: payload.withState(), withState: null }, requestId, hardCapMs);
+    }
     this.metrics?.rendererError(refusal?.kind);
     if (refusedBeforeStart(response.statusCode, refusal?.kind)) {
       throw new NotRun(refusal?.error ?? `renderer answered ${response.statusCode}`);

@@ -8,6 +8,11 @@ export const RENDER_ERROR_STATUS = {
   not_found: 404,
   /** The egress policy refused the page itself (its first URL, a redirect, a script or a meta refresh). */
   egress_refused: 422,
+  /**
+   * Not a failure: the request left its storage state out (state_omitted) and this renderer has
+   * no warm context for its key, so nothing was run; the caller sends it again with the state.
+   */
+  state_required: 409,
   internal: 500,
   navigation_failed: 502,
   /** The page's HTML or the whole answer is over its configured cap (the message names it). */

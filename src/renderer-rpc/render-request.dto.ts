@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsBoolean, IsInt, IsObject, IsOptional, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { CONTEXT_KEY_PATTERN } from './context-key';
 import { IsRenderActions, RenderActionBaseDto, RenderActionDto } from './render-action.dto';
 import { IsStorageState, RenderArtifactsDto, RenderTimeoutsDto, StorageStateDto } from './render-options.dto';
@@ -77,6 +77,17 @@ export class RenderRequestDto {
   @IsInt()
   @Min(0)
   state_seq?: number;
+
+  /**
+   * The caller holds a saved state numbered state_seq but left it out (see withStateLeftOut):
+   * render only in the warm context of context_key, which has no use for it; without one,
+   * answer `state_required` before running anything, and the caller sends it again with
+   * storage_state. Needs context_key and a positive state_seq, and excludes storage_state.
+   */
+  @ApiPropertyOptional({ description: 'storage_state left out: render only in a warm context, else 409 state_required' })
+  @IsOptional()
+  @IsBoolean()
+  state_omitted?: boolean;
 
   /** Chain this render's traffic through this upstream proxy; absent: RENDER_UPSTREAM_PROXY, or none. */
   @ApiPropertyOptional({ type: () => RenderProxyDto })

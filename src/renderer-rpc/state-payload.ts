@@ -13,7 +13,21 @@ export interface SavedStateText {
  */
 export function withSavedState(body: object, state: SavedStateText | null): string {
   const json = JSON.stringify(body);
-  if (!state) return json;
-  const rest = json.length > 2 ? `,${json.slice(1)}` : '}';
-  return `{"storage_state":${state.json},"state_seq":${state.seq}${rest}`;
+  return state ? withLeadingFields(`"storage_state":${state.json},"state_seq":${state.seq}`, json) : json;
+}
+
+/**
+ * The same body with the saved state left out: only its `state_seq`, and `state_omitted`. A
+ * warm context has no use for the state (it is restored only into a context being created), and
+ * a session's state can be hundreds of KB that the renderer would parse and validate on every
+ * render; a renderer without the warm context answers `state_required`, and the caller sends
+ * the body again from withSavedState.
+ */
+export function withStateLeftOut(body: object, state: Pick<SavedStateText, 'seq'>): string {
+  return withLeadingFields(`"state_seq":${state.seq},"state_omitted":true`, JSON.stringify(body));
+}
+
+/** `{<fields>,…json's own fields}`: the fields first, so the body's own win over them. */
+function withLeadingFields(fields: string, json: string): string {
+  return json.length > 2 ? `{${fields},${json.slice(1)}` : `{${fields}}`;
 }
