@@ -87,6 +87,7 @@ describe('browser state on the render path (real renderer and Chromium)', () => 
     const saved = await stored('on-demand');
     expect(saved?.seq).toBeGreaterThan(0);
     const seen = jest.spyOn(renderer.app.get(RenderService), 'render');
+    const stateReads = jest.spyOn(api.app.get(SessionStore), 'storageState');
     try {
       const warm = await render({ url: site.url('/whoami'), session_id: 'on-demand' });
       expect(warm.status).toBe(200);
@@ -94,9 +95,11 @@ describe('browser state on the render path (real renderer and Chromium)', () => 
       expect(seen).toHaveBeenCalledTimes(1);
       expect(seen.mock.calls[0][0]).toEqual(expect.objectContaining({ state_seq: saved?.seq, state_omitted: true }));
       expect(seen.mock.calls[0][0]).not.toHaveProperty('storage_state');
+      expect(stateReads).not.toHaveBeenCalled(); // the reservation carried only its seq
 
       // The renderer forgets the context (idle, evicted, restarted): the state is asked for and restored.
       seen.mockClear();
+      stateReads.mockClear();
       const session = await api.app.get(SessionStore).get(DEFAULT_TENANT, 'on-demand');
       renderer.app.get(BrowserService).closeContext(api.app.get(RendererPool).keys.context(session!));
       const cold = await render({ url: site.url('/whoami'), session_id: 'on-demand' });
@@ -110,8 +113,10 @@ describe('browser state on the render path (real renderer and Chromium)', () => 
         [true, false],
         [false, true],
       ]);
+      expect(stateReads).toHaveBeenCalledTimes(1);
     } finally {
       seen.mockRestore();
+      stateReads.mockRestore();
     }
   });
 

@@ -218,7 +218,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       const state = { json: JSON.stringify({ cookies: [{ name: 'sid', value: 'abc' }], origins: [] }), seq: 1 };
       await store.recordResult('t', 'b', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: state });
       expect(await store.storageState('t', 'b')).toEqual(state);
-      expect((await store.reserveRequest('t', 'b')).storageState).toEqual(state);
+      expect((await store.reserveRequest('t', 'b')).stateSeq).toBe(state.seq);
       const huge = { json: JSON.stringify({ cookies: [{ name: 'x', value: 'y'.repeat(100) }], origins: [] }), seq: 2 };
       await store.recordResult('t', 'b', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: huge });
       expect(await store.storageState('t', 'b')).toEqual(state);
@@ -249,7 +249,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       expect(await store.storageState('t', 'o')).toEqual(snapshot(2));
       await record('o', snapshot(10));
       expect(await store.storageState('t', 'o')).toEqual(snapshot(10));
-      expect((await store.reserveRequest('t', 'o')).storageState).toEqual(snapshot(10));
+      expect((await store.reserveRequest('t', 'o')).stateSeq).toBe(10);
       await record('o', undefined); // no state from this render: the saved one stays
       expect(await store.storageState('t', 'o')).toEqual(snapshot(10));
     });
@@ -259,7 +259,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       await record('c', snapshot(5));
       await record('c', null);
       expect(await store.storageState('t', 'c')).toBeNull();
-      expect((await store.reserveRequest('t', 'c')).storageState).toBeNull();
+      expect((await store.reserveRequest('t', 'c')).stateSeq).toBeNull();
       await record('c', snapshot(1));
       expect(await store.storageState('t', 'c')).toEqual(snapshot(1));
       await record('c', snapshot(2));
@@ -324,7 +324,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       const { session, created } = await store.getOrCreate('t', 'x');
       expect(created).toBe(true);
       expect(await store.storageState('t', 'x')).toBeNull();
-      expect((await store.reserveRequest('t', 'x')).storageState).toBeNull();
+      expect((await store.reserveRequest('t', 'x')).stateSeq).toBeNull();
       // The new incarnation keeps its own order: its first snapshot is kept whatever the old seq was.
       const fresh = { json: '{"cookies":[],"origins":[]}', seq: 1 };
       await store.recordResult('t', 'x', { url: 'https://example.com/', renderTimeMs: 1, error: null, storageState: fresh });
@@ -338,7 +338,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       clock.advance(2 * SECOND);
       const reserved = await store.reserveRequest('t', 'r');
       expect(reserved.session.requestCount).toBe(1);
-      expect(reserved.storageState).toBeNull();
+      expect(reserved.stateSeq).toBeNull();
     });
 
     it('starts a session created again after a delete with no browser state', async () => {
@@ -348,7 +348,7 @@ export function sessionBackendBehaviour(subject: BackendSubject): void {
       const again = await store.create('t', { id: 'd' });
       expect(again.incarnation).not.toBe(old.incarnation);
       expect(await store.storageState('t', 'd')).toBeNull();
-      expect((await store.reserveRequest('t', 'd')).storageState).toBeNull();
+      expect((await store.reserveRequest('t', 'd')).stateSeq).toBeNull();
     });
   });
 

@@ -150,11 +150,12 @@ export class CdpGateway implements OnModuleInit, BeforeApplicationShutdown {
       }
       throw err;
     }
-    const { session, storageState } = reserved;
+    const { session, stateSeq } = reserved;
     const key = this.renderers.keyOf(session);
     const starting = this.keepAliveWhileStarting(session);
     let renderer: Renderer | undefined;
     try {
+      const storageState = stateSeq !== null ? await this.sessions.storageState(tenant, id) : null;
       renderer = await this.renderers.start(
         key,
         {

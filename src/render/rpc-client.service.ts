@@ -16,7 +16,7 @@ import { AppConfig } from '../config/app-config';
 import { Clock } from '../common/clock';
 import { DEFAULT_TENANT } from '../auth/tenant.decorator';
 import { RenderMetricsRecorder } from '../metrics/render-metrics.recorder';
-import { Session, SessionRef, StateSnapshot } from '../session/session';
+import { Session, SessionRef } from '../session/session';
 import { SessionStore } from '../session/session.store';
 import { awaitSessionFree, SESSION_LOCKS, SessionLocks } from '../session/locks/session-locks';
 import {
@@ -44,7 +44,8 @@ const RESPONSE_ENVELOPE_BYTES = 64 * 1024;
 export interface SessionReservation {
   tenant: string;
   session: Session;
-  storageState: StateSnapshot | null;
+  /** The order number of the session's saved browser state; null: none. */
+  stateSeq: number | null;
 }
 
 export interface SessionRender {
@@ -56,11 +57,12 @@ export interface SessionRender {
 
 /**
  * A render's body for the renderer: `text`, and for a session with a saved state left out of
- * it, the body with the state, sent to a renderer that answers `state_required`.
+ * it, the body with the state (read then: it may be newer than the seq `text` carries), sent to
+ * a renderer that answers `state_required`.
  */
 interface RenderPayload {
   text: string;
-  withState: (() => string) | null;
+  withState: (() => Promise<string>) | null;
 }
 
 /** A failure to reach a renderer at all: nothing was sent, so another renderer may be tried. */
@@ -146,12 +148,16 @@ export class RpcClient implements OnModuleInit {
       queue_key: this.renderers.keys.queue(tenant),
       ...(session.config.proxy && { proxy: session.config.proxy }),
     };
-    const state = reservation.storageState;
-    // A saved state is sent only to a renderer that asks for it (state_required: the session's
-    // context is not warm there); a warm context has no use for it (see withStateLeftOut).
-    const payload: RenderPayload = state
-      ? { text: withStateLeftOut(fields, state), withState: () => withSavedState(fields, state) }
-      : { text: withSavedState(fields, null), withState: null };
+    const { stateSeq } = reservation;
+    // A saved state is read and sent only for a renderer that asks for it (state_required: the
+    // session's context is not warm there); a warm context has no use for it (see withStateLeftOut).
+    const payload: RenderPayload =
+      stateSeq !== null
+        ? {
+            text: withStateLeftOut(fields, { seq: stateSeq }),
+            withState: async () => withSavedState(fields, await this.sessions.storageState(tenant, session.id)),
+          }
+        : { text: withSavedState(fields, null), withState: null };
     try {
       const parts = await this.send(key, payload, requestId, this.hardCap(config));
       const { meta, state } = parts;
@@ -284,7 +290,7 @@ export class RpcClient implements OnModuleInit {
     if (response.statusCode === 200) return this.decode(body, response.headers[RENDER_PART_LENGTHS_HEADER]);
     const refusal = parseRefusal(body);
     if (refusal?.kind === 'state_required' && payload.withState) {
-      return this.post(renderer, { text: payload.withState(), withState: null }, requestId, hardCapMs);
+      return this.post(renderer, { text: await payload.withState(), withState: null }, requestId, hardCapMs);
     }
     this.metrics?.rendererError(refusal?.kind);
     if (refusedBeforeStart(response.statusCode, refusal?.kind)) {

@@ -2,7 +2,7 @@ import { CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { tenantOf } from '../auth/tenant.decorator';
 import '../common/request-state';
-import { Session, StateSnapshot } from './session';
+import { Session } from './session';
 import { awaitSessionFree, SESSION_LOCKS, SessionLocks } from './locks/session-locks';
 import { RequestLimitReached } from './session.errors';
 import { SessionStore } from './session.store';
@@ -10,7 +10,8 @@ import { SessionStore } from './session.store';
 export interface ReservedRequest {
   tenant: string;
   session: Session;
-  storageState: StateSnapshot | null;
+  /** The order number of the session's saved browser state; null: none. */
+  stateSeq: number | null;
 }
 
 /** The request RequestLimitGuard reserved for this render; undefined for a render without a session. */
@@ -47,10 +48,10 @@ export class RequestLimitGuard implements CanActivate {
     const tenant = tenantOf(request);
     await awaitSessionFree(this.locks, tenant, sessionId);
     try {
-      const { session, storageState } = await this.sessions.reserveRequest(tenant, sessionId);
+      const { session, stateSeq } = await this.sessions.reserveRequest(tenant, sessionId);
       const max = session.config.maxRequests;
       if (max > 0) reply.header('RateLimit-Limit', max).header('RateLimit-Remaining', Math.max(0, max - session.requestCount));
-      request.reservation = { tenant, session, storageState };
+      request.reservation = { tenant, session, stateSeq };
     } catch (err) {
       if (err instanceof RequestLimitReached) reply.header('RateLimit-Limit', err.max).header('RateLimit-Remaining', 0);
       throw err;

@@ -155,7 +155,7 @@ export class SessionStore {
    * session with defaults if it does not exist (RipTide's get-or-create on render).
    * Throws 429 when the limit is reached (and for the tenant quota), 503 at capacity.
    */
-  async reserveRequest(tenant: string, id: string): Promise<{ session: Session; storageState: StateSnapshot | null }> {
+  async reserveRequest(tenant: string, id: string): Promise<{ session: Session; stateSeq: number | null }> {
     const outcome = await this.backend.reserveRequest(tenant, id, this.clock.now(), {
       init: this.newSession(tenant, { id }),
       limits: this.limits,
@@ -163,7 +163,7 @@ export class SessionStore {
     switch (outcome.kind) {
       case 'reserved':
         this.recorder?.sessionRequest();
-        return { session: outcome.session, storageState: outcome.storageState };
+        return { session: outcome.session, stateSeq: outcome.stateSeq };
       case 'limit':
         this.recorder?.limitRejection('request_limit');
         throw new RequestLimitReached(outcome.session.requestCount, outcome.session.config.maxRequests);

@@ -203,7 +203,7 @@ export class MemorySessionBackend implements SessionBackend {
     this.all.totalRequests++;
     entry.owner.stats.totalRequests++;
     this.touchEntry(entry, now);
-    return { kind: 'reserved', session: snapshot(entry), created, storageState: entry.storageState };
+    return { kind: 'reserved', session: snapshot(entry), created, stateSeq: entry.storageState?.seq ?? null };
   }
 
   async refundRequest(tenant: string, id: string, now: number): Promise<Session | null> {

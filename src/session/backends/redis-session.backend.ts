@@ -305,7 +305,7 @@ export class RedisSessionBackend implements SessionBackend, OnModuleInit, OnAppl
           kind: 'reserved',
           session: toSession(tenant, id, reply[1] as RawSession),
           created: Number(reply[2]) === 1,
-          storageState: Number(reply[3]) === 1 ? { json: String(reply[4]), seq: Number(reply[5]) } : null,
+          stateSeq: Number(reply[3]) === 1 ? Number(reply[4]) : null,
         };
       case 'limit':
         return { kind: 'limit', session: toSession(tenant, id, reply[1] as RawSession) };

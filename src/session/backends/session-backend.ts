@@ -44,8 +44,13 @@ export type CreateRefusal = { kind: 'tenant_quota' | 'capacity'; live: number; m
 export type CreateOutcome = { kind: 'created'; session: Session } | { kind: 'exists'; session: Session } | CreateRefusal;
 
 export type ReserveOutcome =
-  /** storageState: the saved browser state, so a render can restore it in the same round trip. */
-  | { kind: 'reserved'; session: Session; created: boolean; storageState: StateSnapshot | null }
+  /**
+   * stateSeq: the order number of the saved browser state (null: none). Not the state itself: a
+   * render sends it only to a renderer whose context for the session is cold, which reads it
+   * with storageState() then; a warm render does not carry up to
+   * SESSION_MAX_STORAGE_STATE_BYTES out of the backend for nothing.
+   */
+  | { kind: 'reserved'; session: Session; created: boolean; stateSeq: number | null }
   | { kind: 'limit'; session: Session }
   | { kind: 'not_found' }
   | CreateRefusal;

@@ -336,7 +336,7 @@ return reply()
 
 /**
  * ARGV[6] '1' to create a missing session from ARGV[7..] (the insert arguments).
- * -> {'reserved', session, created 0|1, has_state 0|1, state, seq} | {'limit', session}
+ * -> {'reserved', session, created 0|1, has_state 0|1, seq} | {'limit', session}
  *    | {'not_found'} | {'bytes_quota', bytes, max}
  */
 const RESERVE = perSession(`
@@ -357,9 +357,9 @@ stat('requests', 1)
 -- A session created just now is already touched (last_accessed = now, expires_at = now + ttl).
 if created == 0 then touch(s) end
 keep_until_expiry(s)
-local state = redis.call('GET', K_STATE)
-if state then return { 'reserved', reply(), created, 1, state, s.ss } end
-return { 'reserved', reply(), created, 0, '' }
+-- The state's order number only: the state itself is read (rtStorageState) when a renderer asks for it.
+if redis.call('EXISTS', K_STATE) == 1 then return { 'reserved', reply(), created, 1, s.ss } end
+return { 'reserved', reply(), created, 0 }
 `);
 
 /** createMissing: the insert arguments to create a missing session from, or null to answer not_found. */
