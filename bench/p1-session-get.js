@@ -17,7 +17,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { freePort, spawnNode, waitForPort, stop, cpusAllowed, LOOPBACK, API_NODE_FLAGS } = require('./lib/proc');
-const { round } = require('./lib/load');
+const { round, median } = require('./lib/load');
 const { measureWrk, DEFAULT_WRK } = require('./lib/wrk');
 const { figure } = require('./lib/report');
 
@@ -52,11 +52,6 @@ const ROUNDS = 4;
 const WARMUP_SECONDS = 12;
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const pct = (share) => (share === null ? 'n/a' : `${(share * 100).toFixed(1)}%`);
 
 /** The median over runs of each figure; the runs themselves are kept for results.json. */

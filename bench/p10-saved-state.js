@@ -19,7 +19,7 @@
  * Pinning as P2: loader and site on CPU 0, API and renderer on CPU 1, Chromium unpinned.
  */
 const { figure } = require('./lib/report');
-const { round } = require('./lib/load');
+const { round, median } = require('./lib/load');
 const stackLib = require('./lib/render-stack');
 const proc = require('./lib/proc');
 const redis = require('./lib/redis-servers');
@@ -34,12 +34,6 @@ const RENDERS_PER_RUN = 25;
 const WARMUP_RENDERS = 10;
 /** API CPU per warm render, big state / none. */
 const TARGET_RATIO = 1.2;
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
 
 /** ABBA runs of warm renders of the two sessions on one API; per side, CPU ms per render of the API and the renderer. */
 async function measureBackend(backend, api, renderer, site, log) {

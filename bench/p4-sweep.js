@@ -11,7 +11,7 @@
 const path = require('node:path');
 const { runMeasurementChild, emitResult, schedStat, helperThreadsQuiet, API_NODE_FLAGS } = require('./lib/proc');
 const { figure } = require('./lib/report');
-const { round } = require('./lib/load');
+const { round, median } = require('./lib/load');
 
 const SESSIONS = 1_000_000;
 const TARGET_MAX_DELAY_MS = 20;
@@ -103,12 +103,6 @@ async function measureChild(variant, count) {
     },
   });
 }
-
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 async function run({ log, tmpDir }) {
   const figures = [];

@@ -90,4 +90,11 @@ async function measure(url, { serverPid = null, request = {}, amount = null, onS
 
 const round = (x, digits) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
 
-module.exports = { DEFAULT_LOAD, measure, round };
+/** The median of numbers (the mean of the middle two for an even count). */
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+module.exports = { DEFAULT_LOAD, measure, round, median };
