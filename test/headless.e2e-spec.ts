@@ -218,6 +218,30 @@ describe('headless renderer (real Chromium)', () => {
     expect(closed.status).toBe(409);
   });
 
+  it("replaces a warm context whose state is older than the caller's (the session was saved elsewhere meanwhile)", async () => {
+    const k = key('e2e-stale');
+    const login = await r.post({ url: site.url('/login'), context_key: k, storage_state: { cookies: [], origins: [] }, state_seq: 3 });
+    expect(login.body.state_seq).toBe(4); // the login changed it
+    // The caller's saved state is newer (9): the warm context (4) is not good enough without it.
+    const omitted = await r.post({ url: site.url('/whoami'), context_key: k, state_seq: 9, state_omitted: true });
+    expect({ status: omitted.status, kind: omitted.body.kind }).toEqual({ status: 409, kind: 'state_required' });
+
+    const elsewhere = { cookies: [{ name: 'who', value: 'b', domain: '127.0.0.2', path: '/', expires: -1, httpOnly: false, secure: false, sameSite: 'Lax' }], origins: [] };
+    const replaced = await r.post({ url: site.url('/whoami'), context_key: k, storage_state: elsewhere, state_seq: 9 });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body.context_reused).toBe(false);
+    expect(replaced.body.html).toContain('<pre id="cookie">who=b</pre>');
+    expect(replaced.body.state_seq).toBe(9);
+
+    // Not older: the warm context stays, with or without the state in the request.
+    const warm = await r.post({ url: site.url('/whoami'), context_key: k, state_seq: 9, state_omitted: true });
+    expect({ status: warm.status, reused: warm.body.context_reused }).toEqual({ status: 200, reused: true });
+    const older = await r.post({ url: site.url('/whoami'), context_key: k, storage_state: { cookies: [], origins: [] }, state_seq: 2 });
+    expect(older.body.context_reused).toBe(true);
+    expect(older.body.html).toContain('<pre id="cookie">who=b</pre>');
+    await r.closeContext(k);
+  });
+
   it('refuses state_omitted without context_key or a positive state_seq, or beside storage_state (400)', async () => {
     const bad = [
       { url: site.url('/static'), state_seq: 1, state_omitted: true },

@@ -189,13 +189,29 @@ export class RenderService implements BeforeApplicationShutdown {
 
   /**
    * The session's context. A render that left its state out (state_omitted) runs only in a warm
-   * one: its context may have been closed (idle, evicted) while it queued.
+   * one (its context may have been closed, idle or evicted, while it queued) whose state is not
+   * older than the caller's. A warm context older than the caller's state has missed what the
+   * session saved elsewhere meanwhile (its renders went to another renderer while this one was
+   * out of reach, and came back): it is replaced by one restored from the caller's state.
    */
   private async leaseSessionContext(key: string, request: RenderRequestDto): Promise<ContextLease<BrowserContext>> {
-    if (!request.state_omitted) return this.browsers.leaseContext(key, request.storage_state);
-    const lease = await this.browsers.leaseWarmContext(key);
+    const lease = request.state_omitted
+      ? await this.browsers.leaseWarmContext(key)
+      : await this.browsers.leaseContext(key, request.storage_state);
     if (!lease) throw stateRequired();
-    return lease;
+    // Without the caller's state at hand, the warm context stays (as for a caller that sends none).
+    if (!this.olderThanCaller(lease, request) || (!request.state_omitted && !request.storage_state)) return lease;
+    lease.release();
+    if (request.state_omitted) throw stateRequired();
+    // In-flight renders keep the old context until they end (ContextPool.remove).
+    this.browsers.closeContext(key);
+    return this.browsers.leaseContext(key, request.storage_state);
+  }
+
+  /** Whether a warm context's state is older than the caller's saved one (its state_seq). */
+  private olderThanCaller(lease: ContextLease<BrowserContext>, request: RenderRequestDto): boolean {
+    const warm = lease.reused ? this.warm.get(lease.context) : undefined;
+    return warm !== undefined && warm.state.current.seq < (request.state_seq ?? 0);
   }
 
   /** A render that left its state out: well-formed (else 400), and only for a warm context (else 409 state_required). */
