@@ -19,7 +19,7 @@ const proc = require('./lib/proc');
 const { printFigures, environment, writeResults } = require('./lib/report');
 
 /** The benchmarks, in run order. A new one is a module exporting { id, title, run(ctx) }. */
-const BENCHES = ['./p1-session-get', './p2-render-overhead', './p3-memory', './p4-sweep', './p6-warm-cold', './p7-cdp', './p8-redis-cluster', './p9-playwright', './p10-saved-state'];
+const BENCHES = ['./p1-session-get', './p2-render-overhead', './p3-memory', './p4-sweep', './p6-warm-cold', './p7-cdp', './p8-redis-cluster', './p9-playwright', './p10-saved-state', './p11-idle-cost'];
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results.json');
