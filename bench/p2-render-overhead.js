@@ -15,6 +15,8 @@
  * A third side, the floor: servers/bare-forwarder.js (plain node:http + undici, none of the
  * API's work) in front of the same renderer, so the figures show what any process in between
  * costs on this machine apart from what the API's own code adds to that.
+ * P11 (p11-idle-cost.js) measures the API's code without that: behind a stand-in renderer,
+ * renders back to back and held as long as a Chromium render, in the same run.
  *
  * Targets (issue 3, 4 connections): added p50 latency (p50 API - p50 direct) <= 2 ms; API req/s /
  * direct req/s >= 0.95.

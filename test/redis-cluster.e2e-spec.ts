@@ -165,6 +165,7 @@ describeCluster('redis session backend on a Redis Cluster (3 primaries, 3 replic
 
       const before = tally(await round());
       expect(before).toEqual({ statuses: { 200: 48 }, clusterErrors: 0 });
+      await cluster.waitReplicated(victim.port);
       cluster.kill(victim.port);
       const killed = Date.now();
       const during: { status: number; text: string }[] = [];
@@ -183,8 +184,8 @@ describeCluster('redis session backend on a Redis Cluster (3 primaries, 3 replic
       expect(tally(during).clusterErrors).toBe(0);
       expect(recovered).toBeGreaterThan(0);
       expect(recovered).toBeLessThan(10_000);
-      // Both instances are still up and every session answers (writes acknowledged before the kill
-      // may be lost to asynchronous replication: here the sessions were created long before).
+      // Both instances are still up and every session answers (Redis replicates asynchronously, so
+      // writes acknowledged just before a kill may be lost: here the victim's replica had them).
       for (const app of [a, b]) expect((await app.inject('/health/live')).status).toBe(200);
       const after = await Promise.all(ids.map((id) => call(b, 'GET', `/v1/sessions/${id}`)));
       expect(tally(after)).toEqual({ statuses: { 200: 48 }, clusterErrors: 0 });

@@ -52,6 +52,10 @@ export class RedisClusterProcess {
         // creation may judge its data too old and never fail over (seen once in CI: no failover
         // within 60 s).
         '--cluster-replica-validity-factor', '0',
+        // A replica's first sync starts at once, not after the default 5 s wait for more replicas:
+        // until it has synced the replica holds nothing, and a primary killed meanwhile hands its
+        // slots to an empty node (a test run alone lost every session of those slots: 404s).
+        '--repl-diskless-sync-delay', '0',
         '--save', '',
         '--appendonly', 'no',
         '--dir', this.dir,
@@ -60,9 +64,25 @@ export class RedisClusterProcess {
         '--daemonize', 'yes',
       ]);
     }
-    for (const port of this.ports) await this.cli(port, 'PING', /PONG/);
+    for (const port of this.ports) await this.waitFor(port, ['PING'], (answer) => /PONG/.test(answer), 5000);
     await run('redis-cli', ['--cluster', 'create', ...this.seeds, '--cluster-replicas', '1', '--cluster-yes']);
     await this.waitUntilHealthy(20_000);
+    for (const replica of (await this.nodes()).filter((n) => n.role === 'slave')) {
+      await this.waitFor(replica.port, ['INFO', 'replication'], (info) => /master_link_status:up/.test(info), 20_000);
+    }
+  }
+
+  /**
+   * Waits until the replica of the primary on `port` has acknowledged every write that primary
+   * had taken when this was called. Redis replicates asynchronously, so a write acknowledged
+   * just before its primary dies can be lost in the failover: that is Redis's behaviour, which
+   * a test of the API's own must rule out before it kills a primary.
+   */
+  async waitReplicated(port: number, timeoutMs = 10_000): Promise<void> {
+    const offset = (info: string, pattern: RegExp): number => Number(pattern.exec(info)?.[1] ?? -1);
+    const written = offset(await this.cliOut(port, 'INFO', 'replication'), /master_repl_offset:(\d+)/);
+    const acknowledged = (info: string): boolean => offset(info, /^slave\d+:.*state=online,offset=(\d+)/m) >= written;
+    await this.waitFor(port, ['INFO', 'replication'], acknowledged, timeoutMs);
   }
 
   /** Every node alive says cluster_state:ok and every slot is served by a primary that is up. */
@@ -171,11 +191,11 @@ export class RedisClusterProcess {
     return (await run('redis-cli', ['-h', REDIS_HOST, '-p', String(port), ...command])).stdout;
   }
 
-  /** Retries `command` until its answer matches (a node just started may not answer yet). */
-  private async cli(port: number, command: string, expected: RegExp): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while (!expected.test(await this.cliOut(port, command).catch(() => ''))) {
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer ${command}`);
+  /** Retries `command` until its answer passes `ok` (a node just started may not answer yet). */
+  private async waitFor(port: number, command: string[], ok: (answer: string) => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!ok(await this.cliOut(port, ...command).catch(() => ''))) {
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port}: ${command.join(' ')} did not answer as expected within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
