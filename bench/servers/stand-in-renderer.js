@@ -27,13 +27,13 @@ function answer(res, status, body, headers = {}) {
 
 function render(body, res) {
   let request;
+  let hold;
   try {
     request = JSON.parse(body);
+    hold = Number(new URL(request.url).searchParams.get('hold_ms') ?? 0);
   } catch {
-    return answer(res, 400, { error: 'invalid_request', message: 'body is not JSON' });
+    return answer(res, 400, { error: 'invalid_request', message: 'body is not JSON with a url' });
   }
-  const url = new URL(request.url);
-  const hold = Number(url.searchParams.get('hold_ms') ?? 0);
   const page = {
     final_url: request.url,
     html: HTML,
