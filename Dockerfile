@@ -64,5 +64,6 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 # The same node flags as `npm start` (package.json): a 16 MB young generation, Node 20's, keeps
 # Node 24's scavenges of a million-session memory backend under 10 ms (bench P4: 31 ms without),
 # and it stays 16 MB: at a moderate render rate V8 shrank it to 1-4 MB and scavenged every ~14
-# renders (bench P2's API CPU per render: 0.95-1.29 ms without the minimum, 0.83 with it).
+# renders (bench P2's API CPU per render in five runs each: 0.95-1.29 ms, median 1.10,
+# without the minimum; 0.83-1.04 ms, median 0.96, with it).
 CMD ["node", "--max-semi-space-size=16", "--min-semi-space-size=16", "dist/main.js"]
